@@ -1,0 +1,48 @@
+"""Where model files live and what is installed: nothing is ever downloaded.
+
+Weights sit in ``models/`` (beside the package in a source checkout, or the folder named by
+``MMCOMPRESS_MODELS``) with a ``manifest.json`` listing each file's config, training data and
+sha256. Predictors that need no weights (the adaptive context model) are always available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+
+
+def models_dir() -> Path:
+    override = os.environ.get("MMCOMPRESS_MODELS")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def read_manifest() -> list[dict[str, Any]]:
+    path = models_dir() / MANIFEST_NAME
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return list(data.get("models", []))
+
+
+def installed_models() -> list[dict[str, Any]]:
+    built_in = [
+        {
+            "name": "cm",
+            "kind": "context-model",
+            "size_bytes": 0,
+            "sha256": "",
+            "description": "adaptive order-N context model (no weights, learns while coding)",
+        }
+    ]
+    folder = models_dir()
+    found = []
+    for record in read_manifest():
+        file = folder / record.get("file", "")
+        found.append({**record, "installed": file.is_file()})
+    return built_in + found

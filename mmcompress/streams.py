@@ -1,0 +1,154 @@
+"""Coding a byte stream as a run of container blocks, and back, with the level's codecs.
+
+A :class:`CodecBook` holds the predictors an archive uses (built once, reused for every block)
+and the level recipe that says how blocks are formed. :func:`pack_stream` reads a stream in
+blocks of bounded size (memory stays bounded however large the input) and writes each block in
+its cheapest form; :func:`unpack_stream` decodes an entry's blocks into a sink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from .blockcoding import decode_block, encode_block
+from .container import BlockKind, ContainerReader, ContainerWriter, Entry
+from .detect import Modality
+from .errors import CorruptArchive
+from .levels import LevelRecipe
+from .predictors import Predictor, build_predictor
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class CodecBook:
+    """The predictors of one archive, by codec index (the ``codec`` byte of MODEL blocks)."""
+
+    configs: list[dict[str, Any]]
+    _predictors: list[Predictor | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._predictors = [None] * len(self.configs)
+
+    @classmethod
+    def for_recipe(cls, recipe: LevelRecipe) -> CodecBook:
+        book = cls([recipe.predictor] if recipe.predictor else [])
+        # Normalise configs to the predictor's own canonical spelling (defaults filled in).
+        book.configs = [book.predictor(i).config() for i in range(len(book.configs))]
+        return book
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> CodecBook:
+        configs = meta.get("codecs", [])
+        if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+            raise CorruptArchive("archive metadata has a malformed codec list")
+        if len(configs) > 255:
+            raise CorruptArchive("archive metadata lists too many codecs")
+        return cls(list(configs))
+
+    def predictor(self, index: int) -> Predictor:
+        built = self._predictors[index]
+        if built is None:
+            built = build_predictor(self.configs[index])
+            self._predictors[index] = built
+        return built
+
+    def all_predictors(self) -> list[Predictor]:
+        return [self.predictor(i) for i in range(len(self.configs))]
+
+    def codec_for(self, modality: Modality) -> int | None:
+        """Which codec models this modality (None: stored/zstd only)."""
+        if modality == Modality.COMPRESSED or not self.configs:
+            return None
+        return 0
+
+
+def read_full(source: BinaryIO, size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads (pipes)."""
+    parts, remaining = [], size
+    while remaining:
+        chunk = source.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def encode_stream_block(raw: bytes, book: CodecBook, recipe: LevelRecipe, modality: Modality) -> tuple[BlockKind, int, bytes]:
+    codec = book.codec_for(modality)
+    return encode_block(
+        raw,
+        predictor=None if codec is None else book.predictor(codec),
+        codec=codec or 0,
+        zstd_level=recipe.zstd_level,
+        tag=int(modality),
+        compressed_hint=modality == Modality.COMPRESSED,
+    )
+
+
+def pack_stream(
+    source: BinaryIO,
+    writer: ContainerWriter,
+    book: CodecBook,
+    recipe: LevelRecipe,
+    entry: Entry,
+    *,
+    first_block: bytes | None = None,
+    encoded_first: tuple[BlockKind, int, bytes] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> Entry:
+    """Write ``source`` as blocks; fills in the entry's size, packed size and block extent.
+
+    ``first_block`` (already read) and its ``encoded_first`` form may be passed in when the caller
+    had to look at them before the header was written.
+    """
+    entry.first_block = writer.offset
+    modality = Modality(entry.modality)
+    size = 0
+    raw = first_block if first_block is not None else read_full(source, recipe.block_size)
+    encoded = encoded_first
+    while raw:
+        kind, codec, payload = encoded or encode_stream_block(raw, book, recipe, modality)
+        writer.write_block(kind, codec, raw, payload)
+        size += len(raw)
+        entry.block_count += 1
+        if on_progress:
+            on_progress(len(raw))
+        raw, encoded = read_full(source, recipe.block_size), None
+    entry.size = size
+    entry.packed_size = writer.offset - entry.first_block if entry.block_count else 0
+    if not entry.block_count:
+        entry.first_block = 0
+    return entry
+
+
+def unpack_stream(
+    reader: ContainerReader,
+    entry: Entry,
+    book: CodecBook,
+    sink: BinaryIO,
+    content_hash: Any | None = None,
+    on_progress: ProgressFn | None = None,
+) -> int:
+    """Decode ``entry``'s blocks into ``sink``; returns the bytes written."""
+    predictors: list[Predictor] | None = None
+    written = 0
+    for header, payload in reader.iter_blocks(entry):
+        if header.kind == BlockKind.MODEL and predictors is None:
+            predictors = book.all_predictors()
+        raw = decode_block(header, payload, predictors or [])
+        sink.write(raw)
+        if content_hash is not None:
+            content_hash.update(raw)
+        written += len(raw)
+        if on_progress:
+            on_progress(len(raw))
+    return written
+
+
+def new_content_hash() -> Any:
+    return hashlib.sha256()
