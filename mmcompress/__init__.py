@@ -22,7 +22,9 @@ from .api import (  # noqa: E402
 )
 from .errors import MmcError  # noqa: E402
 
+from . import code, image, text, video  # noqa: E402  (modality namespaces)
+
 __all__ = [
-    "Compressor", "MmcError", "__version__", "compress", "decompress", "list_archive",
+    "Compressor", "MmcError", "code", "image", "text", "video", "__version__", "compress", "decompress", "list_archive",
     "pack_file", "test_archive", "unpack_file",
 ]

@@ -151,13 +151,21 @@ class Compressor:
         return {"codecs": self.book.configs, "level": self.recipe.level}
 
     def pack_stream(
-        self, source: BinaryIO, sink: BinaryIO, *, name: str = "", mode: int = 0o644, mtime: int = 0
+        self,
+        source: BinaryIO,
+        sink: BinaryIO,
+        *,
+        name: str = "",
+        mode: int = 0o644,
+        mtime: int = 0,
+        modality: Modality | None = None,
     ) -> PackReport:
-        """Write a single-file archive of ``source`` to ``sink``."""
+        """Write a single-file archive of ``source`` to ``sink`` (modality: detected if None)."""
         started = time.perf_counter()
         entry = Entry(path=name or "data", mode=mode, mtime=mtime)
         first = read_full(source, self.recipe.block_size)
-        modality = detect(entry.path, first[:4096])
+        if modality is None:
+            modality = detect(entry.path, first[:4096])
         entry.modality = int(modality)
         more = read_full(source, 1)
         if not more:
@@ -184,9 +192,9 @@ class Compressor:
     ) -> None:
         streams.pack_stream(rest, writer, self.book, self.recipe, entry, first_block=first, encoded_first=encoded)
 
-    def compress(self, data: bytes, *, name: str = "") -> bytes:
+    def compress(self, data: bytes, *, name: str = "", modality: Modality | None = None) -> bytes:
         sink = io.BytesIO()
-        self.pack_stream(io.BytesIO(data), sink, name=name)
+        self.pack_stream(io.BytesIO(data), sink, name=name, modality=modality)
         return sink.getvalue()
 
     def pack_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, force: bool = False) -> PackReport:
@@ -357,9 +365,11 @@ def _compressor(level: int | None) -> Compressor:
     return _shared[key]
 
 
-def compress(data: bytes, *, level: int | None = None, name: str = "") -> bytes:
-    """Compress ``data`` into a single-file archive (bytes)."""
-    return _compressor(level).compress(bytes(data), name=name)
+def compress(
+    data: bytes, *, level: int | None = None, name: str = "", modality: Modality | None = None
+) -> bytes:
+    """Compress ``data`` into a single-file archive (bytes); ``name`` helps detection."""
+    return _compressor(level).compress(bytes(data), name=name, modality=modality)
 
 
 def decompress(blob: bytes) -> bytes:
