@@ -18,6 +18,7 @@ from .errors import OutputExists
 
 
 _DEFAULT_DIR_MODE = 0o777
+_DEFAULT_FILE_MODE = 0o666
 
 
 def _current_umask() -> int:
@@ -39,6 +40,7 @@ def atomic_file(target: Path, force: bool) -> Iterator[BinaryIO]:
         raise OutputExists(f"{target} is a directory")
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mmc-tmp", dir=target.parent)
     try:
+        os.chmod(temp_name, _DEFAULT_FILE_MODE & ~_current_umask())  # mkstemp makes it private
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()

@@ -1,0 +1,801 @@
+"""The ``mmcompress`` command line: pack, unpack, list, test, bench, models — with zstd/xz habits.
+
+    mmcompress pack FILE|DIR|- [...]    writes FILE.mmc / DIR.mmc, keeps the input
+    mmcompress unpack X.mmc|- [...]     writes X (file or folder)
+    mmcompress list X.mmc [--json]      entries, sizes, ratios, modalities
+    mmcompress test X.mmc               full decode and verification, writes nothing
+    mmcompress bench ...                benchmarks (mmcompress.bench)
+    mmcompress models [--json]          installed models
+
+Conventions users bring from zstd and xz: data only on stdout, messages only on stderr; every
+error is ONE line ``mmcompress: <message>``; exit 0 on success, 1 on error, 2 when something was
+only warned about (an input skipped, a warning from the library), 130 on Ctrl-C. With several
+inputs the command keeps going after an error and exits 1 at the end. Compressed data is never
+written to a terminal. This module only parses, dispatches and reports: the work (and the
+atomic writing of outputs) is :mod:`mmcompress.api`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
+
+from . import progress as progress_module
+from .errors import InputError, MmcError
+
+if TYPE_CHECKING:  # the api pulls in numpy/torch: import it only when a command needs it
+    from types import ModuleType
+
+PROG = "mmcompress"
+SUFFIX = ".mmc"
+STDIO = "-"
+
+EXIT_OK, EXIT_ERROR, EXIT_WARNING, EXIT_INTERRUPTED = 0, 1, 2, 130
+MIN_LEVEL, MAX_LEVEL = 1, 9
+
+# Verbosity: -q → QUIET (errors only), default NORMAL, -v → VERBOSE (per-file stats, tracebacks).
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+def _api() -> ModuleType:
+    from . import api
+
+    return api
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting: one place that writes to stderr and remembers the worst outcome.
+
+
+@dataclass
+class Console:
+    """Messages on stderr at the chosen verbosity, and the exit status they add up to."""
+
+    verbosity: int = NORMAL
+    status: int = EXIT_OK
+
+    def info(self, message: str) -> None:
+        if self.verbosity >= NORMAL:
+            _say(message)
+
+    def detail(self, message: str) -> None:
+        if self.verbosity >= VERBOSE:
+            _say(message)
+
+    def warn(self, message: str) -> None:
+        if self.status == EXIT_OK:
+            self.status = EXIT_WARNING
+        if self.verbosity >= NORMAL:
+            _say(f"{PROG}: warning: {message}")
+
+    def error(self, message: str) -> None:
+        self.status = EXIT_ERROR
+        _say(f"{PROG}: {message}")
+
+    def failure(self, exc: BaseException) -> None:
+        """Report an exception raised while handling one input, as one line."""
+        if isinstance(exc, MmcError):
+            self.error(_one_line(str(exc)) or type(exc).__name__)
+        elif isinstance(exc, OSError):
+            self.error(describe_os_error(exc))
+        else:
+            if self.verbosity >= VERBOSE:
+                traceback.print_exc(file=sys.stderr)
+            self.error(f"internal error: {type(exc).__name__}: {_one_line(str(exc))}")
+
+
+@dataclass
+class _Outcome:
+    failed: bool = False
+
+
+@contextlib.contextmanager
+def _reported(console: Console) -> Iterator[_Outcome]:
+    """Run one input's work: a failure becomes one reported line and the next input goes on.
+
+    Ctrl-C and a closed stdout pipe stop the whole command instead.
+    """
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here
+        outcome.failed = True
+        console.failure(exc)
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed: nowhere left to complain
+        pass
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: reason``, the way coreutils say it (no errno numbers, no Python repr)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        name = os.fsdecode(exc.filename)
+        if exc.filename2 is not None:
+            return _one_line(f"{name} -> {os.fsdecode(exc.filename2)}: {reason}")
+        return _one_line(f"{name}: {reason}")
+    return _one_line(reason)
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(count) < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.2f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def ratio_text(size: int, packed: int) -> str:
+    """Compression ratio as zstd prints it: original size / packed size."""
+    return f"{size / packed:.3f}" if packed else "-"
+
+
+def stats_line(name: str, size: int, packed: int, seconds: float, moved: int) -> str:
+    """``name: size -> packed (ratio x), seconds, speed`` for -v."""
+    speed = f"{human_bytes(moved / seconds)}/s" if seconds > 0 else "-"
+    return (
+        f"{name}: {human_bytes(size)} -> {human_bytes(packed)} "
+        f"(ratio {ratio_text(size, packed)}), {seconds:.2f} s, {speed}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Standard streams.
+
+
+def _stdout_binary() -> BinaryIO:
+    return sys.stdout.buffer
+
+
+def _stdin_binary() -> BinaryIO:
+    return sys.stdin.buffer
+
+
+def _is_terminal(stream: IO[Any] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def refuse_terminal_stdout(force: bool) -> None:
+    if _is_terminal(sys.stdout) and not force:
+        raise MmcError(
+            "stdout is a terminal, refusing to write compressed data to it (use -f to force)"
+        )
+
+
+def refuse_terminal_stdin(force: bool) -> None:
+    if _is_terminal(sys.stdin) and not force:
+        raise MmcError(
+            "stdin is a terminal, refusing to read compressed data from it (use -f to force)"
+        )
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path, force: bool) -> Iterator[BinaryIO]:
+    """A file beside ``target`` that replaces it only once completely written."""
+    from .atomic import atomic_file
+
+    with atomic_file(target, force) as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def spooled_stdin(force: bool = False) -> Iterator[Path]:
+    """Standard input copied to a temporary file, for API calls that need a path."""
+    refuse_terminal_stdin(force)
+    with tempfile.TemporaryDirectory(prefix="mmcompress-") as folder:
+        spool = Path(folder) / "stdin.mmc"
+        with open(spool, "wb") as sink:
+            shutil.copyfileobj(_stdin_binary(), sink, 1 << 20)
+        yield spool
+
+
+def _display(name: str) -> str:
+    return "(stdin)" if name == STDIO else name
+
+
+# --------------------------------------------------------------------------------------------
+# pack
+
+
+def cmd_pack(args: argparse.Namespace, console: Console) -> None:
+    api = _api()
+    inputs: list[str] = args.inputs
+    _check_output_options(args, inputs)
+    level = args.level  # None: the API default
+    threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
+    summary: list[dict[str, Any]] = []
+
+    for name in inputs:
+        with _reported(console) as outcome:
+            record = _pack_one(api, name, args, console, level, threads)
+            if record is not None:
+                summary.append(record)
+        if outcome.failed:
+            summary.append({"input": name, "ok": False})
+
+    if args.json:
+        _print_json(summary)
+
+
+def _pack_one(
+    api: ModuleType,
+    name: str,
+    args: argparse.Namespace,
+    console: Console,
+    level: int | None,
+    threads: int,
+) -> dict[str, Any] | None:
+    show_progress = progress_module.is_enabled()
+    to_stdout = args.stdout or (name == STDIO and args.output is None)
+
+    if name == STDIO:
+        refuse_terminal_stdin(args.force)
+        if to_stdout:
+            refuse_terminal_stdout(args.force)
+            report = api.pack_stream(_stdin_binary(), _stdout_binary(), level=level)
+            _stdout_binary().flush()
+        else:
+            with atomic_output(Path(args.output), args.force) as sink:
+                report = api.pack_stream(_stdin_binary(), sink, level=level)
+            report.output = Path(args.output)
+        return _finish_pack(report, name, console, args, removable=False)
+
+    source = Path(name)
+    if source.suffix == SUFFIX and not args.force and args.output is None and not to_stdout:
+        console.warn(f"{name}: already has the {SUFFIX} suffix, skipped (use -f to pack it anyway)")
+        return None
+
+    if to_stdout:
+        refuse_terminal_stdout(args.force)
+        # Built as a file first, then sent: the same bytes as `pack FILE` (name, mode and mtime
+        # recorded, folders too), and nothing reaches stdout unless packing succeeded.
+        with tempfile.TemporaryDirectory(prefix="mmcompress-") as folder:
+            temporary = Path(folder) / (source.name + SUFFIX)
+            report = api.pack_file(
+                source, temporary, level=level, threads=threads, progress=show_progress
+            )
+            with open(temporary, "rb") as packed:
+                shutil.copyfileobj(packed, _stdout_binary(), 1 << 20)
+        _stdout_binary().flush()
+        report.output = None
+        return _finish_pack(report, name, console, args, removable=False)
+
+    destination = Path(args.output) if args.output is not None else None
+    report = api.pack_file(
+        source, destination, level=level, force=args.force, threads=threads, progress=show_progress
+    )
+    return _finish_pack(report, name, console, args, removable=True)
+
+
+def _finish_pack(
+    report: Any, name: str, console: Console, args: argparse.Namespace, removable: bool
+) -> dict[str, Any]:
+    for warning in report.warnings:
+        console.warn(f"{_display(name)}: {warning}")
+    output = report.output
+    console.detail(
+        stats_line(
+            _display(name),
+            report.input_bytes,
+            report.output_bytes,
+            report.seconds,
+            report.input_bytes,
+        )
+    )
+    removed = False
+    if args.rm and removable and output is not None:
+        _verify_before_removing(Path(output), Path(name))
+        _remove_path(Path(name))
+        removed = True
+        console.detail(f"{name}: removed")
+    return {
+        "input": None if name == STDIO else name,
+        "output": None if output is None else str(output),
+        "input_bytes": report.input_bytes,
+        "output_bytes": report.output_bytes,
+        "seconds": round(report.seconds, 6),
+        "warnings": list(report.warnings),
+        "removed": removed,
+        "ok": True,
+    }
+
+
+def _verify_before_removing(archive: Path, original: Path) -> None:
+    """--rm removes an input only once the written archive decodes and checks out."""
+    api = _api()
+    verify = getattr(api, "verify_archive", None)
+    if verify is not None:
+        verify(archive, original)
+    else:
+        api.test_archive(archive)
+
+
+def _remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# unpack
+
+
+def cmd_unpack(args: argparse.Namespace, console: Console) -> None:
+    api = _api()
+    _check_output_options(args, args.inputs)
+    summary: list[dict[str, Any]] = []
+    for name in args.inputs:
+        with _reported(console) as outcome:
+            summary.append(_unpack_one(api, name, args, console))
+        if outcome.failed:
+            summary.append({"input": name, "ok": False})
+    if args.json:
+        _print_json(summary)
+
+
+def _unpack_one(
+    api: ModuleType, name: str, args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
+    show_progress = progress_module.is_enabled()
+    to_stdout = args.stdout or (name == STDIO and args.output is None)
+
+    if name == STDIO:
+        refuse_terminal_stdin(args.force)
+        if to_stdout:
+            report = api.unpack_stream(_stdin_binary(), _stdout_binary())
+            _stdout_binary().flush()
+        else:
+            # Spooled to a file so folder archives work too, and mode and mtime are restored.
+            with spooled_stdin(args.force) as spool:
+                report = api.unpack_file(
+                    spool, Path(args.output), force=args.force, progress=show_progress
+                )
+        return _finish_unpack(report, name, None, console, args, removable=False)
+
+    source = Path(name)
+    _refuse_directory(source)
+    packed_bytes = source.stat().st_size
+    if to_stdout:
+        with open(source, "rb") as stream:
+            report = api.unpack_stream(stream, _stdout_binary())
+        _stdout_binary().flush()
+        return _finish_unpack(report, name, packed_bytes, console, args, removable=False)
+
+    destination = Path(args.output) if args.output is not None else None
+    report = api.unpack_file(source, destination, force=args.force, progress=show_progress)
+    return _finish_unpack(report, name, packed_bytes, console, args, removable=True)
+
+
+def _finish_unpack(
+    report: Any,
+    name: str,
+    packed_bytes: int | None,
+    console: Console,
+    args: argparse.Namespace,
+    removable: bool,
+) -> dict[str, Any]:
+    for warning in report.warnings:
+        console.warn(f"{_display(name)}: {warning}")
+    output = report.output
+    if packed_bytes is not None:
+        console.detail(
+            stats_line(
+                _display(name),
+                report.output_bytes,
+                packed_bytes,
+                report.seconds,
+                report.output_bytes,
+            )
+        )
+    else:
+        speed = (
+            human_bytes(report.output_bytes / report.seconds) + "/s" if report.seconds > 0 else "-"
+        )
+        console.detail(
+            f"{_display(name)}: {human_bytes(report.output_bytes)}, {report.seconds:.2f} s, {speed}"
+        )
+    removed = False
+    if args.rm and removable:
+        Path(name).unlink()
+        removed = True
+        console.detail(f"{name}: removed")
+    return {
+        "input": None if name == STDIO else name,
+        "output": None if output is None else str(output),
+        "output_bytes": report.output_bytes,
+        "seconds": round(report.seconds, 6),
+        "warnings": list(report.warnings),
+        "removed": removed,
+        "ok": True,
+    }
+
+
+def _check_output_options(args: argparse.Namespace, inputs: list[str]) -> None:
+    if args.output is not None and args.stdout:
+        raise UsageError("-o and -c cannot be used together")
+    if args.output is not None and len(inputs) > 1:
+        raise UsageError("-o names one output: give a single input")
+    if inputs.count(STDIO) > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    writes_stdout = args.stdout or (STDIO in inputs and args.output is None)
+    if writes_stdout and args.json:
+        raise UsageError(
+            "--json prints to stdout, which already carries the data (drop -c or use -o)"
+        )
+    if args.stdout and len(inputs) > 1 and args.command == "pack":
+        raise UsageError("-c writes one archive: give a single input")
+
+
+# --------------------------------------------------------------------------------------------
+# list, test, models
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> None:
+    api = _api()
+    documents: list[dict[str, Any]] = []
+    for name in args.inputs:
+        with _reported(console), _archive_path(name) as path:
+            listing = api.list_archive(path)
+            if args.json:
+                document = dict(listing.to_json())
+                document.setdefault("archive", None if name == STDIO else name)
+                documents.append(document)
+            else:
+                _print_listing(name, listing, several=len(args.inputs) > 1)
+    if args.json:
+        _print_json(documents[0] if len(args.inputs) == 1 and documents else documents)
+
+
+def _print_listing(name: str, listing: Any, several: bool) -> None:
+    if several:
+        print(f"{_display(name)}:")
+    rows = [
+        (
+            entry.type,
+            str(entry.size),
+            str(entry.packed_size),
+            ratio_text(entry.size, entry.packed_size) if entry.type == "file" else "-",
+            str(entry.modality or "-"),
+            str(entry.path),
+        )
+        for entry in listing.entries
+    ]
+    total = (
+        "total",
+        str(listing.total_size),
+        str(listing.total_packed),
+        ratio_text(listing.total_size, listing.total_packed),
+        "",
+        f"{len(listing.entries)} entr{'y' if len(listing.entries) == 1 else 'ies'}",
+    )
+    _print_table(
+        ("type", "size", "packed", "ratio", "modality", "path"), rows, total, numeric=(1, 2, 3)
+    )
+    if several:
+        print()
+
+
+def _print_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    footer: Sequence[str] | None = None,
+    numeric: Sequence[int] = (),
+) -> None:
+    every = [header, *rows, *([footer] if footer else [])]
+    widths = [max(len(row[i]) for row in every) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        return "  ".join(cells).rstrip()
+
+    print(line(header))
+    for row in rows:
+        print(line(row))
+    if footer:
+        print("-" * len(line(header)))
+        print(line(footer))
+
+
+@contextlib.contextmanager
+def _archive_path(name: str) -> Iterator[Path]:
+    if name == STDIO:
+        with spooled_stdin() as path:
+            yield path
+        return
+    path = Path(name)
+    _refuse_directory(path)
+    yield path
+
+
+def _refuse_directory(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an archive")
+
+
+def cmd_test(args: argparse.Namespace, console: Console) -> None:
+    api = _api()
+    for name in args.inputs:
+        started = time.perf_counter()
+        with _reported(console), _archive_path(name) as path:
+            api.test_archive(path)
+            console.info(f"{_display(name)}: OK ({time.perf_counter() - started:.2f} s)")
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> None:
+    models = list(_api().installed_models())
+    if args.json:
+        _print_json(models)
+        return
+    if not models:
+        console.info("no models installed")
+        return
+    rows = [
+        (
+            str(model.get("name", "")),
+            str(model.get("kind", "")),
+            human_bytes(int(model.get("size_bytes", 0) or 0)),
+            str(model.get("sha256", ""))[:12],
+            _one_line(str(model.get("description", ""))),
+        )
+        for model in models
+    ]
+    _print_table(("name", "kind", "size", "sha256", "description"), rows, numeric=(2,))
+
+
+def run_bench(bench_args: list[str]) -> int:
+    from .bench import main as bench_main
+
+    result = bench_main(bench_args)
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+class UsageError(MmcError):
+    """The command line itself is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports misuse as one line and exit 1 (exit 2 means 'warning' here)."""
+
+    def error(self, message: str) -> NoReturn:
+        _say(f"{PROG}: {message} (see '{self.prog} -h')")
+        raise SystemExit(EXIT_ERROR)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("mmcompress")
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        return "unknown"
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else 0
+    group = parser.add_argument_group("messages")
+    group.add_argument(
+        "-q", "--quiet", action="count", default=default, help="only errors on stderr"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="per-file statistics (size -> packed, ratio, speed); tracebacks on internal errors",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "-o", "--output", metavar="OUT", help=f"name of the {what} (one input only)"
+    )
+    parser.add_argument("-c", "--stdout", action="store_true", help="write to standard output")
+    parser.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Lossless compression of text, code, images and video with learned models.",
+        epilog="Data goes to stdout only with -c or '-'; messages go to stderr. "
+        "Exit status: 0 ok, 1 error, 2 warning, 130 interrupted.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {_version()}")
+    _add_verbosity(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    pack = commands.add_parser(
+        "pack",
+        help="compress files or folders to .mmc",
+        description="Compress each FILE to FILE.mmc (a folder DIR to DIR.mmc), keeping the input. "
+        "'-' reads standard input and writes standard output unless -o is given.",
+    )
+    pack.add_argument("inputs", nargs="+", metavar="FILE|DIR|-")
+    _add_output_options(pack, "archive")
+    pack.add_argument(
+        "--rm",
+        action="store_true",
+        help="remove each input once its archive is written and verified",
+    )
+    levels = pack.add_argument_group("level")
+    for level in range(MIN_LEVEL, MAX_LEVEL + 1):
+        levels.add_argument(
+            f"-{level}",
+            dest="level",
+            action="store_const",
+            const=level,
+            help=argparse.SUPPRESS
+            if level not in (MIN_LEVEL, MAX_LEVEL)
+            else ("fastest" if level == MIN_LEVEL else "strongest") + " (-1 .. -9)",
+        )
+    levels.add_argument(
+        "--level", dest="level", type=_level_type, metavar="N", help="level N (1-9)"
+    )
+    pack.add_argument(
+        "-T",
+        "--threads",
+        type=_threads_type,
+        default=1,
+        metavar="N",
+        help="worker processes for folders (0: one per core); the archive is the same for any N",
+    )
+    _add_verbosity(pack, suppress=True)
+
+    unpack = commands.add_parser(
+        "unpack",
+        help="restore files or folders from .mmc",
+        description="Restore X.mmc to X (file or folder). '-' reads standard input and writes "
+        "standard output unless -o is given; -c works for single-file archives.",
+    )
+    unpack.add_argument("inputs", nargs="+", metavar="X.mmc|-")
+    _add_output_options(unpack, "restored file or folder")
+    unpack.add_argument("--rm", action="store_true", help="remove each archive after success")
+    _add_verbosity(unpack, suppress=True)
+
+    listing = commands.add_parser("list", help="list an archive's entries")
+    listing.add_argument("inputs", nargs="+", metavar="X.mmc|-")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_verbosity(listing, suppress=True)
+
+    test = commands.add_parser("test", help="decode and verify archives, writing nothing")
+    test.add_argument("inputs", nargs="+", metavar="X.mmc|-")
+    _add_verbosity(test, suppress=True)
+
+    commands.add_parser(
+        "bench",
+        help="run benchmarks (see 'mmcompress bench -h')",
+        add_help=False,
+    )
+
+    models = commands.add_parser("models", help="list installed models")
+    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_verbosity(models, suppress=True)
+    return parser
+
+
+def _level_type(text: str) -> int:
+    try:
+        level = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid level {text!r}") from None
+    if not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise argparse.ArgumentTypeError(f"level must be between {MIN_LEVEL} and {MAX_LEVEL}")
+    return level
+
+
+def _threads_type(text: str) -> int:
+    try:
+        threads = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid thread count {text!r}") from None
+    if threads < 0:
+        raise argparse.ArgumentTypeError("thread count must be 0 (all cores) or more")
+    return threads
+
+
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "--verbose", "-vv", "-qq"}
+
+
+def _bench_arguments(argv: Sequence[str]) -> list[str] | None:
+    """Everything after ``bench`` when the command is bench (global -q/-v may come first)."""
+    for index, word in enumerate(argv):
+        if word == "bench":
+            return list(argv[index + 1 :])
+        if word not in _GLOBAL_FLAGS:
+            return None
+    return None
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console], None]] = {
+    "pack": cmd_pack,
+    "unpack": cmd_unpack,
+    "list": cmd_list,
+    "test": cmd_test,
+    "models": cmd_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the script calls ``sys.exit`` with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    console = Console()
+    try:
+        bench_args = _bench_arguments(argv)
+        if bench_args is not None:
+            return run_bench(bench_args)
+
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_usage(sys.stderr)
+            _say(f"{PROG}: a command is needed (see '{PROG} -h')")
+            return EXIT_ERROR
+        console.verbosity = max(QUIET, min(VERBOSE, NORMAL + args.verbose - args.quiet))
+        if console.verbosity == QUIET:
+            progress_module.set_enabled(False)
+        COMMANDS[args.command](args, console)
+        return console.status
+    except KeyboardInterrupt:
+        _say(f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`mmcompress unpack -c x.mmc | head`): stop quietly, like cat.
+        _silence_stdout()
+        return EXIT_ERROR
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        console.failure(exc)
+        return EXIT_ERROR
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            sys.stdout.flush()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not complain."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+__all__ = ["main", "build_parser"]
