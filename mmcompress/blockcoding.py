@@ -106,6 +106,9 @@ def decode_block(header: BlockHeader, payload: bytes, predictors: list[Predictor
         raw = payload
     elif header.kind == BlockKind.ZSTD:
         try:
+            declared = zstandard.frame_content_size(payload)
+            if declared not in (-1, header.raw_size):  # never allocate what a damaged header claims
+                raise CorruptArchive("zstd block declares a size other than the block's")
             raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=header.raw_size)
         except zstandard.ZstdError as exc:
             raise CorruptArchive(f"zstd block is damaged: {exc}") from None

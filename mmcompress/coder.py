@@ -26,7 +26,8 @@ def _probabilities(freq_tables: np.ndarray, precision_bits: int) -> np.ndarray:
     tables = np.asarray(freq_tables)
     if tables.ndim != 2:
         raise ValueError("freq_tables must have shape (symbols, alphabet)")
-    return tables.astype(np.float32) * np.float32(1.0 / (1 << precision_bits))
+    # constriction reads the buffer as C-contiguous rows: never hand it a strided view.
+    return np.ascontiguousarray(tables.astype(np.float32) * np.float32(1.0 / (1 << precision_bits)))
 
 
 class Encoder:

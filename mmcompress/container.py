@@ -91,7 +91,9 @@ class Entry:
 
 def canonical_json(value: Any) -> bytes:
     """The one JSON spelling written into archives: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def crc32(data: bytes) -> int:
@@ -251,6 +253,27 @@ class ContainerWriter:
 # --- reading ----------------------------------------------------------------------------------
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _parse_meta(meta_bytes: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, no duplicate keys, bounded nesting and number size."""
+    try:
+        return json.loads(
+            meta_bytes.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise CorruptArchive("archive metadata is not valid JSON") from None
+
+
 def _read_exact(stream: BinaryIO, size: int, what: str) -> bytes:
     data = stream.read(size)
     if len(data) != size:
@@ -286,10 +309,7 @@ class ContainerReader:
             raise CorruptArchive("archive header is damaged (CRC mismatch)")
         if flags & ~KNOWN_FLAGS:
             raise UnsupportedVersion(f"archive uses reserved flag bits 0x{flags & ~KNOWN_FLAGS:04x}")
-        try:
-            meta = json.loads(meta_bytes.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise CorruptArchive("archive metadata is not valid JSON") from None
+        meta = _parse_meta(meta_bytes)
         if not isinstance(meta, dict):
             raise CorruptArchive("archive metadata is not a JSON object")
         self.version = (major, minor)
@@ -407,6 +427,8 @@ class ContainerReader:
             raise CorruptArchive(f"unknown block kind {kind}") from None
         if block_kind == BlockKind.END:
             raise CorruptArchive("unexpected end block inside an entry")
+        if block_kind != BlockKind.MODEL and codec != 0:
+            raise CorruptArchive("stored/zstd block with a non-zero codec byte")
         if not 0 < raw_size <= MAX_BLOCK_RAW_BYTES:
             raise LimitExceeded(f"block declares {raw_size} raw bytes (limit {MAX_BLOCK_RAW_BYTES})")
         if coded_size > raw_size + MAX_BLOCK_EXPANSION_BYTES:

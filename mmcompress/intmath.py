@@ -31,11 +31,12 @@ def scores_to_freq_table(scores: np.ndarray, precision_bits: int) -> np.ndarray:
     if (scores < 0).any():
         raise ValueError("scores must be non-negative")
     spare = total - alphabet
+    # An all-zero row means "no information": score every symbol equally.
+    scores = np.where((scores.sum(axis=-1, keepdims=True) == 0), 1, scores)
     row_sum = scores.sum(axis=-1, keepdims=True)
-    empty = row_sum == 0
-    safe_sum = np.where(empty, 1, row_sum)
-    shares = np.where(empty, 0, (scores * spare) // safe_sum)
-    tables = shares + 1
+    if (row_sum > (np.iinfo(np.int64).max // max(spare, 1))).any():
+        raise ValueError("scores too large: sum(scores) * total must stay below 2**63")
+    tables = (scores * spare) // row_sum + 1
     leftover = total - tables.sum(axis=-1)
     top = np.argmax(scores, axis=-1)
     np.put_along_axis(

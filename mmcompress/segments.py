@@ -52,7 +52,9 @@ class Segmentation:
 
     def active(self, step: int) -> int:
         """Number of segments that still have a symbol at ``step``."""
-        return self.segment_count if step < self.short_length else self.long_count
+        if step < self.short_length:
+            return self.segment_count
+        return self.long_count if step < self.steps else 0
 
     def interleave_order(self) -> np.ndarray:
         """Indices into the block, listed in coding order (t, b)."""

@@ -1,0 +1,46 @@
+# mmcompress developer tasks. `make` alone lists them.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORPUS := ../shared/corpus
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test check bench fuzz train clean
+
+help: ## list the targets
+	@echo "make targets:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  \1\t\2/' | expand -t 10
+
+venv: $(STAMP) ## create .venv and install mmcompress with its dev tools (again when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: venv ## pack and unpack samples/: size, ratio, speed, round trip
+	$(BIN)/mmcompress bench samples --tools none
+
+test: venv ## run the test suite
+	$(BIN)/python -m pytest
+
+check: venv ## lint, format check and type check
+	$(BIN)/ruff check . --extend-exclude samples
+	$(BIN)/ruff format --check . --extend-exclude samples
+	$(BIN)/mypy mmcompress
+
+bench: venv ## measure on the benchmark corpus, write BENCHMARKS.md and bench-out/
+	$(BIN)/mmcompress bench $(CORPUS)/bench/text $(CORPUS)/bench/code $(CORPUS)/bench/binaries \
+		--markdown BENCHMARKS.md --out bench-out
+
+fuzz: venv ## damaged-input tests (for now: the tests named *fuzz*)
+	$(BIN)/python -m pytest tests -k fuzz
+
+train: ## train the byte transformer (not yet)
+	@echo "make train arrives with the transformer issue; nothing to do yet"
+
+clean: ## remove caches and build output (keeps .venv)
+	rm -rf build dist bench-out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

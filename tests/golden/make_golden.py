@@ -1,0 +1,682 @@
+"""Regenerate the container golden files: small valid archives and one broken archive per error.
+
+    .venv/bin/python tests/golden/make_golden.py
+
+decode/NAME.mmc   a valid archive (stored and zstd blocks only, made with ContainerWriter)
+decode/NAME.raw   the raw data of its file entries, concatenated in index order (= archive order,
+                  so its SHA-256 is the trailer's content digest)
+decode/NAME.json  what the reader must report: version, flags, metadata, entries
+errors/NAME.mmc   an archive broken in one way; errors/expected.json names the exception class
+                  a reader must raise (opening it, iterating its blocks and decoding them)
+
+tests/test_container.py checks the committed files against this script, so a change of the
+format shows up as a failing test, and regenerating is a deliberate act.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import struct
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mmcompress.blockcoding import decode_block, encode_block
+from mmcompress.container import (
+    FLAG_TREE,
+    BlockKind,
+    ContainerReader,
+    ContainerWriter,
+    Entry,
+    EntryType,
+    encode_index,
+)
+from mmcompress.errors import MmcError
+
+HERE = Path(__file__).resolve().parent
+SAMPLES = HERE.parent.parent / "samples"
+ZSTD_LEVEL = 19
+META: dict[str, Any] = {"codecs": []}
+
+# Field positions in the fixed layout (docs/FORMAT.md).
+HEADER_FIXED_BYTES = 16
+TRAILER_BYTES = 52
+BLOCK_HEADER_BYTES = 14
+MAJOR_AT, FLAGS_AT, META_LENGTH_AT = 8, 10, 12
+
+
+def sample(name: str, start: int = 0, stop: int | None = None) -> bytes:
+    return (SAMPLES / name).read_bytes()[start:stop]
+
+
+# --- writing valid archives -------------------------------------------------------------------
+
+
+def add_file(
+    writer: ContainerWriter, path: str, data: bytes, block_bytes: int = 4096, **fields
+) -> int:
+    """Write ``data`` as blocks of at most ``block_bytes`` (stored or zstd, smaller wins)."""
+    first = writer.offset
+    count = 0
+    for start in range(0, len(data), block_bytes):
+        raw = data[start : start + block_bytes]
+        kind, codec, payload = encode_block(raw, predictor=None, codec=0, zstd_level=ZSTD_LEVEL)
+        writer.write_block(kind, codec, raw, payload)
+        count += 1
+    entry = Entry(
+        path=path,
+        size=len(data),
+        packed_size=writer.offset - first if count else 0,
+        first_block=first if count else 0,
+        block_count=count,
+        **fields,
+    )
+    return writer.add_entry(entry)
+
+
+def archive(
+    build: Callable[[ContainerWriter], object], meta: dict | None = None, flags: int = 0
+) -> bytes:
+    stream = io.BytesIO()
+    writer = ContainerWriter(stream, META if meta is None else meta, flags)
+    build(writer)
+    writer.close()
+    return stream.getvalue()
+
+
+def hello() -> bytes:
+    """The worked example of docs/FORMAT.md: one file, one stored block."""
+
+    def build(writer: ContainerWriter) -> None:
+        raw = b"Hello, mmc!\n"
+        first = writer.write_block(BlockKind.STORED, 0, raw, raw)
+        writer.add_entry(
+            Entry(
+                path="hello.txt",
+                mtime=1700000000,
+                size=len(raw),
+                packed_size=writer.offset - first,
+                first_block=first,
+                block_count=1,
+            )
+        )
+
+    return archive(build)
+
+
+def empty() -> bytes:
+    return archive(lambda writer: None)
+
+
+def text_zstd() -> bytes:
+    return archive(
+        lambda w: add_file(w, "pep-0008-head.rst", sample("pep-0008.rst", 0, 8192), 8192)
+    )
+
+
+def mixed_blocks() -> bytes:
+    def build(writer: ContainerWriter) -> None:
+        add_file(writer, "click_parser-head.py", sample("click_parser.py", 0, 10000), 4096)
+        # bytes from inside the PNG's deflate stream: zstd cannot shrink them, so they are stored
+        add_file(writer, "png-idat.bin", sample("rgb16_huawei_eva_l09_709.png", 2000, 2600))
+
+    return archive(build)
+
+
+def tree() -> bytes:
+    def build(writer: ContainerWriter) -> None:
+        writer.add_entry(Entry(path="src", type=EntryType.DIR, mode=0o755, mtime=1700000000))
+        source = add_file(
+            writer, "src/inflate-head.c", sample("zlib_inflate.c", 0, 3000), mode=0o600, mtime=-1
+        )
+        writer.add_entry(
+            Entry(
+                path="latest.c",
+                type=EntryType.SYMLINK,
+                mode=0o777,
+                link_target="src/inflate-head.c",
+            )
+        )
+        writer.add_entry(Entry(path="src/copy.c", type=EntryType.DUPLICATE, duplicate_of=source))
+        writer.add_entry(Entry(path="src/empty", mode=0o644))
+        add_file(writer, "docs/naïve.txt", "naïve café\n".encode(), mtime=(1 << 40) + 7)
+
+    return archive(build, meta={"codecs": [], "note": "golden tree"}, flags=FLAG_TREE)
+
+
+DECODE_CASES: dict[str, Callable[[], bytes]] = {
+    "hello_stored": hello,
+    "empty": empty,
+    "text_zstd": text_zstd,
+    "mixed_blocks": mixed_blocks,
+    "tree": tree,
+}
+
+
+# --- reading: what every golden must survive --------------------------------------------------
+
+
+def unpack(data: bytes) -> tuple[ContainerReader, list[bytes]]:
+    """Open, iterate and decode everything; returns the reader and each entry's data."""
+    reader = ContainerReader(io.BytesIO(data))
+    outputs: list[bytes] = []
+    for entry in reader.entries:
+        if entry.type == EntryType.FILE:
+            outputs.append(b"".join(decode_block(h, p, []) for h, p in reader.iter_blocks(entry)))
+        elif entry.type == EntryType.DUPLICATE:
+            outputs.append(outputs[entry.duplicate_of])
+        else:
+            outputs.append(b"")
+    return reader, outputs
+
+
+def content(reader: ContainerReader, outputs: list[bytes]) -> bytes:
+    """The raw data of all file entries in index order (the trailer digest's input here)."""
+    return b"".join(
+        data
+        for entry, data in zip(reader.entries, outputs, strict=True)
+        if entry.type == EntryType.FILE
+    )
+
+
+def description(reader: ContainerReader, outputs: list[bytes]) -> dict:
+    entries = []
+    for entry, data in zip(reader.entries, outputs, strict=True):
+        fields = dataclasses.asdict(entry)
+        fields["type"] = entry.type.name
+        fields["sha256"] = hashlib.sha256(data).hexdigest()
+        entries.append(fields)
+    return {
+        "version": list(reader.version),
+        "flags": reader.flags,
+        "meta": reader.meta,
+        "entries": entries,
+    }
+
+
+def hexdump(data: bytes) -> list[str]:
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        hex_part = " ".join(f"{byte:02x}" for byte in chunk)
+        text = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
+        lines.append(f"{offset:08x}  {hex_part:<47}  {text}")
+    return lines
+
+
+# --- breaking archives ------------------------------------------------------------------------
+
+
+def crc(data: bytes) -> bytes:
+    return struct.pack("<I", zlib.crc32(data))
+
+
+def patch(data: bytes, offset: int, new: bytes) -> bytes:
+    return data[:offset] + new + data[offset + len(new) :]
+
+
+def header_end(data: bytes) -> int:
+    (meta_length,) = struct.unpack_from("<I", data, META_LENGTH_AT)
+    return HEADER_FIXED_BYTES + meta_length + 4
+
+
+def with_header_crc(data: bytes) -> bytes:
+    end = header_end(data)
+    return data[: end - 4] + crc(data[: end - 4]) + data[end:]
+
+
+def with_meta(data: bytes, meta: bytes) -> bytes:
+    """Replace the metadata of an archive without blocks, fixing lengths, offsets and CRCs."""
+    assert not ContainerReader(io.BytesIO(data)).entries, "only for archives without entries"
+    old_end = header_end(data)
+    head = patch(data[:HEADER_FIXED_BYTES], META_LENGTH_AT, struct.pack("<I", len(meta))) + meta
+    rest = data[old_end:]
+    return with_trailer(head + crc(head) + rest, index_shift=len(head) + 4 - old_end)
+
+
+def trailer(data: bytes) -> tuple[int, int, bytes]:
+    index_offset, total, digest, _ = struct.unpack("<QQ32sI", data[-TRAILER_BYTES:])
+    return index_offset, total, digest
+
+
+def with_trailer(data: bytes, index_shift: int = 0, index_offset: int | None = None) -> bytes:
+    """Rewrite the trailer so that its total length and CRC fit ``data``."""
+    old_offset, _, digest = trailer(data)
+    offset = old_offset + index_shift if index_offset is None else index_offset
+    body = struct.pack("<QQ32s", offset, len(data), digest)
+    return data[:-TRAILER_BYTES] + body + crc(body)
+
+
+def with_index(data: bytes, index_body: bytes) -> bytes:
+    """Replace the index by ``index_body`` (without CRC; one is appended) and fix the trailer."""
+    index_offset, _, _ = trailer(data)
+    return with_trailer(data[:index_offset] + index_body + crc(index_body) + data[-TRAILER_BYTES:])
+
+
+def index_of(entries: list[Entry]) -> bytes:
+    return encode_index(entries)[:-4]
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def file_entry(data: bytes, **changes) -> Entry:
+    """The first entry of a valid archive, with some fields changed."""
+    return dataclasses.replace(ContainerReader(io.BytesIO(data)).entries[0], **changes)
+
+
+def first_block_at(data: bytes) -> int:
+    return file_entry(data).first_block
+
+
+ERROR_CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {}
+
+
+def error_case(name: str, expected: str, why: str):
+    def register(build: Callable[[], bytes]) -> Callable[[], bytes]:
+        ERROR_CASES[name] = (expected, build, why)
+        return build
+
+    return register
+
+
+@error_case("bad_signature", "NotAnArchive", "first signature byte 0x89 changed to 0x88")
+def _() -> bytes:
+    return patch(hello(), 0, b"\x88")
+
+
+@error_case("empty_file", "NotAnArchive", "zero bytes")
+def _() -> bytes:
+    return b""
+
+
+@error_case("truncated_signature", "NotAnArchive", "the first 5 bytes only")
+def _() -> bytes:
+    return hello()[:5]
+
+
+@error_case("major_version_2", "UnsupportedVersion", "major version 2 (header CRC fixed)")
+def _() -> bytes:
+    return with_header_crc(patch(hello(), MAJOR_AT, b"\x02"))
+
+
+@error_case("reserved_flag", "UnsupportedVersion", "flag bit 1 set (header CRC fixed)")
+def _() -> bytes:
+    return with_header_crc(patch(hello(), FLAGS_AT, struct.pack("<H", 0x0002)))
+
+
+@error_case("header_crc", "CorruptArchive", "one bit of the header CRC flipped")
+def _() -> bytes:
+    data = hello()
+    at = header_end(data) - 4
+    return patch(data, at, bytes([data[at] ^ 0x01]))
+
+
+@error_case("header_meta_flip", "CorruptArchive", "one bit of the metadata flipped, CRC left")
+def _() -> bytes:
+    data = hello()
+    return patch(data, HEADER_FIXED_BYTES + 2, bytes([data[HEADER_FIXED_BYTES + 2] ^ 0x20]))
+
+
+@error_case("meta_huge_length", "LimitExceeded", "metadata length 0xFFFFFFFF (CRC not fixed)")
+def _() -> bytes:
+    return patch(hello(), META_LENGTH_AT, b"\xff\xff\xff\xff")
+
+
+@error_case("meta_length_past_end", "CorruptArchive", "metadata length 1000 in a 141-byte file")
+def _() -> bytes:
+    return patch(hello(), META_LENGTH_AT, struct.pack("<I", 1000))
+
+
+@error_case("meta_not_json", "CorruptArchive", "metadata `{codecs:[]}` (CRC fixed)")
+def _() -> bytes:
+    return with_meta(empty(), b"{codecs:[]}")
+
+
+@error_case("meta_not_utf8", "CorruptArchive", 'metadata `{"\\xff":1}` (CRC fixed)')
+def _() -> bytes:
+    return with_meta(empty(), b'{"\xff":1}')
+
+
+@error_case("meta_not_object", "CorruptArchive", "metadata `[]` (CRC fixed)")
+def _() -> bytes:
+    return with_meta(empty(), b"[]")
+
+
+@error_case("truncated_header", "CorruptArchive", "the first 20 bytes only")
+def _() -> bytes:
+    return hello()[:20]
+
+
+@error_case("truncated_in_block", "CorruptArchive", "cut inside the block payload")
+def _() -> bytes:
+    return hello()[:0x2E]
+
+
+@error_case("truncated_trailer", "CorruptArchive", "last byte missing")
+def _() -> bytes:
+    return hello()[:-1]
+
+
+@error_case("trailing_garbage", "CorruptArchive", "one byte appended")
+def _() -> bytes:
+    return hello() + b"\x00"
+
+
+@error_case("trailer_crc", "CorruptArchive", "one bit of the trailer CRC flipped")
+def _() -> bytes:
+    data = hello()
+    return patch(data, len(data) - 1, bytes([data[-1] ^ 0x80]))
+
+
+@error_case("trailer_digest_flip", "CorruptArchive", "one bit of the content SHA-256 flipped")
+def _() -> bytes:
+    data = hello()
+    at = len(data) - 20
+    return patch(data, at, bytes([data[at] ^ 0x01]))
+
+
+@error_case("trailer_total_length", "CorruptArchive", "total length one too large (CRC fixed)")
+def _() -> bytes:
+    data = hello()
+    index_offset, total, digest = trailer(data)
+    body = struct.pack("<QQ32s", index_offset, total + 1, digest)
+    return data[:-TRAILER_BYTES] + body + crc(body)
+
+
+@error_case("index_offset_in_header", "CorruptArchive", "index offset 8 (CRC fixed)")
+def _() -> bytes:
+    return with_trailer(hello(), index_offset=8)
+
+
+@error_case("index_offset_in_trailer", "CorruptArchive", "index offset at the trailer (CRC fixed)")
+def _() -> bytes:
+    data = hello()
+    return with_trailer(data, index_offset=len(data) - TRAILER_BYTES)
+
+
+@error_case("end_marker_missing", "CorruptArchive", "index offset one byte late (CRC fixed)")
+def _() -> bytes:
+    return with_trailer(hello(), index_shift=1)
+
+
+@error_case("index_crc", "CorruptArchive", "one bit of the index flipped, CRC left")
+def _() -> bytes:
+    data = hello()
+    index_offset, _, _ = trailer(data)
+    at = index_offset + 3  # inside the path
+    return patch(data, at, bytes([data[at] ^ 0x01]))
+
+
+@error_case("index_huge_count", "CorruptArchive", "entry count 2**60 (CRC fixed)")
+def _() -> bytes:
+    data = hello()
+    body = index_of([file_entry(data)])
+    return with_index(data, varint(1 << 60) + body[1:])
+
+
+@error_case("index_overlong_varint", "CorruptArchive", "entry count as an 11-byte varint")
+def _() -> bytes:
+    return with_index(empty(), b"\x80" * 10 + b"\x00")
+
+
+@error_case("index_truncated_entry", "CorruptArchive", "path length 5 with 2 bytes left")
+def _() -> bytes:
+    return with_index(empty(), b"\x01\x00\x05\x00\x00")
+
+
+@error_case("index_trailing_bytes", "CorruptArchive", "a byte after the last entry (CRC fixed)")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data)]) + b"\x00")
+
+
+@error_case("index_unknown_entry_type", "CorruptArchive", "entry type 9 (CRC fixed)")
+def _() -> bytes:
+    data = hello()
+    body = index_of([file_entry(data)])
+    return with_index(data, patch(body, 1, b"\x09"))
+
+
+@error_case("index_path_not_utf8", "CorruptArchive", "path bytes `\\xff\\xfe` (CRC fixed)")
+def _() -> bytes:
+    return with_index(empty(), b"\x01" + bytes([EntryType.DIR]) + b"\x02\xff\xfe\x00\x00")
+
+
+@error_case("index_empty_path", "CorruptArchive", "a directory entry with an empty path")
+def _() -> bytes:
+    return with_index(empty(), index_of([Entry(path="", type=EntryType.DIR)]))
+
+
+@error_case("index_nul_in_path", "CorruptArchive", "path `a\\0b`")
+def _() -> bytes:
+    return with_index(empty(), index_of([Entry(path="a\0b", type=EntryType.DIR)]))
+
+
+@error_case("index_path_too_long", "CorruptArchive", "a 4097-byte path")
+def _() -> bytes:
+    return with_index(empty(), index_of([Entry(path="p" * 4097, type=EntryType.DIR)]))
+
+
+@error_case("index_bad_mode", "CorruptArchive", "mode 0o10000")
+def _() -> bytes:
+    return with_index(empty(), index_of([Entry(path="d", type=EntryType.DIR, mode=0o10000)]))
+
+
+@error_case("entry_outside_blocks", "CorruptArchive", "first block inside the header")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, first_block=4)]))
+
+
+@error_case("entry_past_blocks", "CorruptArchive", "packed size reaching the end marker")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, packed_size=27)]))
+
+
+@error_case("entry_size_without_blocks", "CorruptArchive", "size 12 with no blocks")
+def _() -> bytes:
+    data = hello()
+    entry = file_entry(data, block_count=0, packed_size=0, first_block=0)
+    return with_index(data, index_of([entry]))
+
+
+@error_case("entry_too_many_blocks", "CorruptArchive", "block count 3 in 26 packed bytes")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, block_count=3)]))
+
+
+@error_case("entry_size_beyond_block_limit", "CorruptArchive", "size 2**40 for one block")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, size=1 << 40)]))
+
+
+@error_case("entry_size_below_blocks", "CorruptArchive", "size 11 for a 12-byte block")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, size=11)]))
+
+
+@error_case("entry_size_above_blocks", "CorruptArchive", "size 13 for a 12-byte block")
+def _() -> bytes:
+    data = hello()
+    return with_index(data, index_of([file_entry(data, size=13)]))
+
+
+@error_case("duplicate_forward", "CorruptArchive", "entry 0 duplicates entry 1")
+def _() -> bytes:
+    data = hello()
+    duplicate = Entry(path="copy", type=EntryType.DUPLICATE, duplicate_of=1)
+    return with_index(data, index_of([duplicate, file_entry(data)]))
+
+
+@error_case("duplicate_of_itself", "CorruptArchive", "entry 1 duplicates entry 1")
+def _() -> bytes:
+    data = hello()
+    duplicate = Entry(path="copy", type=EntryType.DUPLICATE, duplicate_of=1)
+    return with_index(data, index_of([file_entry(data), duplicate]))
+
+
+@error_case("duplicate_of_directory", "CorruptArchive", "entry 1 duplicates a directory")
+def _() -> bytes:
+    data = empty()
+    entries = [
+        Entry(path="d", type=EntryType.DIR),
+        Entry(path="c", type=EntryType.DUPLICATE, duplicate_of=0),
+    ]
+    return with_index(data, index_of(entries))
+
+
+@error_case("block_payload_flip", "CorruptArchive", "one bit of a stored payload flipped")
+def _() -> bytes:
+    data = hello()
+    at = first_block_at(data) + BLOCK_HEADER_BYTES
+    return patch(data, at, bytes([data[at] ^ 0x01]))
+
+
+@error_case("block_raw_crc", "CorruptArchive", "one bit of a block's raw CRC flipped")
+def _() -> bytes:
+    data = hello()
+    at = first_block_at(data) + 10
+    return patch(data, at, bytes([data[at] ^ 0x01]))
+
+
+@error_case("block_raw_size_huge", "LimitExceeded", "block raw size 0xFFFFFFFF")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data) + 2, b"\xff\xff\xff\xff")
+
+
+@error_case("block_raw_size_zero", "LimitExceeded", "block raw size 0")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data) + 2, b"\x00\x00\x00\x00")
+
+
+@error_case("block_coded_size_huge", "CorruptArchive", "block coded size 0xFFFFFFFF")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data) + 6, b"\xff\xff\xff\xff")
+
+
+@error_case("block_coded_size_past_entry", "CorruptArchive", "block coded size 13 (entry: 12)")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data) + 6, struct.pack("<I", 13))
+
+
+@error_case("block_coded_size_short", "CorruptArchive", "block coded size 11 (entry: 12)")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data) + 6, struct.pack("<I", 11))
+
+
+@error_case("block_unknown_kind", "CorruptArchive", "block kind 7")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data), b"\x07")
+
+
+@error_case("block_end_kind_in_entry", "CorruptArchive", "block kind 0 (end) inside an entry")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data), b"\x00")
+
+
+@error_case("block_stored_as_zstd", "CorruptArchive", "a stored block relabelled zstd")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data), bytes([BlockKind.ZSTD]))
+
+
+@error_case("block_model_unknown_codec", "CorruptArchive", "a block relabelled model, no codecs")
+def _() -> bytes:
+    data = hello()
+    return patch(data, first_block_at(data), bytes([BlockKind.MODEL]))
+
+
+@error_case("zstd_frame_damaged", "CorruptArchive", "zstd frame magic damaged")
+def _() -> bytes:
+    data = text_zstd()
+    at = first_block_at(data) + BLOCK_HEADER_BYTES
+    return patch(data, at, bytes([data[at] ^ 0xFF]))
+
+
+@error_case("zstd_payload_flip", "CorruptArchive", "one bit in the middle of a zstd payload")
+def _() -> bytes:
+    data = text_zstd()
+    at = first_block_at(data) + BLOCK_HEADER_BYTES + 1000
+    return patch(data, at, bytes([data[at] ^ 0x10]))
+
+
+# --- writing the files ------------------------------------------------------------------------
+
+
+def raised_by(data: bytes) -> str | None:
+    try:
+        unpack(data)
+    except MmcError as exc:
+        return type(exc).__name__
+    return None
+
+
+def main() -> int:
+    decode_dir, errors_dir = HERE / "decode", HERE / "errors"
+    for folder in (decode_dir, errors_dir):
+        folder.mkdir(exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+    for name, build in DECODE_CASES.items():
+        data = build()
+        reader, outputs = unpack(data)
+        raw = content(reader, outputs)
+        assert hashlib.sha256(raw).digest() == reader.content_sha256, name
+        (decode_dir / f"{name}.mmc").write_bytes(data)
+        (decode_dir / f"{name}.raw").write_bytes(raw)
+        text = json.dumps(
+            description(reader, outputs), indent=1, sort_keys=True, ensure_ascii=False
+        )
+        (decode_dir / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+    expected = {}
+    rows = []
+    for name, (error, build, why) in ERROR_CASES.items():
+        data = build()
+        got = raised_by(data)
+        if got != error:
+            print(f"{name}: expected {error}, got {got}", file=sys.stderr)
+            return 1
+        (errors_dir / f"{name}.mmc").write_bytes(data)
+        expected[name] = error
+        rows.append(f"| `{name}.mmc` | `{error}` | {why} |")
+    (errors_dir / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    (errors_dir / "README.md").write_text(
+        "# Broken archives\n\n"
+        "One archive per way of being broken, made by `../make_golden.py` from the valid archives\n"
+        "of `../decode/` (mostly `hello_stored.mmc`, 141 bytes). Opening each with\n"
+        "`ContainerReader`, iterating its file entries' blocks and decoding them must raise exactly\n"
+        "the class named here (`expected.json` holds the same map for the tests). All classes are\n"
+        "in `mmcompress.errors`; `NotAnArchive`, `UnsupportedVersion` and `LimitExceeded` are\n"
+        'subclasses of `CorruptArchive`. "CRC fixed" means the damage was made consistent with the\n'
+        "checksum that would otherwise catch it, so that the check named here is the one tested.\n\n"
+        "| file | raises | what is wrong |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+    print(f"wrote {len(DECODE_CASES)} valid and {len(ERROR_CASES)} broken archives under {HERE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
