@@ -31,7 +31,15 @@ from .archive import (
     single_file_entry,
 )
 from .atomic import atomic_dir, atomic_file, check_writable_target
-from .container import FLAG_TREE, BlockKind, ContainerReader, ContainerWriter, Entry, EntryType
+from .container import (
+    FLAG_TREE,
+    BlockKind,
+    ContainerReader,
+    ContainerWriter,
+    Entry,
+    EntryType,
+    canonical_json,
+)
 from .detect import Modality, detect
 from .errors import InputError, MmcError, UnsupportedFormat
 from .levels import DEFAULT_LEVEL, LevelRecipe, recipe
@@ -147,8 +155,13 @@ class Compressor:
 
     def _meta(self, book_used: bool) -> dict[str, Any]:
         if not book_used:
-            return {}
-        return {"codecs": self.book.configs, "level": self.recipe.level}
+            return {}  # stored/zstd only: nothing to describe (docs/FORMAT.md)
+        return {
+            "codecs": self.book.configs,
+            "coder": streams.CODER_DESCRIPTION,
+            "level": self.recipe.level,
+            "serializers": [streams.BYTES_SERIALIZER],
+        }
 
     def pack_stream(
         self,
@@ -171,7 +184,10 @@ class Compressor:
         if not more:
             # The whole input is one block: code it first, so the header lists only what is used
             # (keeps tiny incompressible files within a few bytes of their size).
-            encoded = encode_stream_block(first, self.book, self.recipe, modality) if first else None
+            overhead = len(canonical_json(self._meta(True))) - len(canonical_json(self._meta(False)))
+            encoded = (
+                encode_stream_block(first, self.book, self.recipe, modality, overhead) if first else None
+            )
             uses_model = encoded is not None and encoded[0] == BlockKind.MODEL
             writer = ContainerWriter(sink, self._meta(uses_model))
             self._write_entry(writer, io.BytesIO(b""), entry, first, encoded)

@@ -32,6 +32,27 @@ PROBE_BYTES = 1 << 16
 INCOMPRESSIBLE_RATIO = 0.97
 
 
+#: zstd frames are written without magic number, checksum or content size: the block header
+#: already holds the size and a CRC, and every byte counts on small incompressible files.
+_ZSTD_FORMAT = zstandard.FORMAT_ZSTD1_MAGICLESS
+_ZSTD_SIZE_UNKNOWN = (1 << 64) - 1
+
+
+def zstd_compress(raw: bytes, level: int) -> bytes:
+    parameters = zstandard.ZstdCompressionParameters.from_level(
+        level, format=_ZSTD_FORMAT, write_checksum=0, write_content_size=0
+    )
+    return zstandard.ZstdCompressor(compression_params=parameters).compress(raw)
+
+
+def zstd_decompress(payload: bytes, raw_size: int) -> bytes:
+    """Decode a ZSTD block payload; never allocates more than ``raw_size`` (CorruptArchive)."""
+    declared = zstandard.get_frame_parameters(payload, format=_ZSTD_FORMAT).content_size
+    if declared not in (_ZSTD_SIZE_UNKNOWN, raw_size):  # a damaged header must not allocate
+        raise CorruptArchive("zstd block declares a size other than the block's")
+    return zstandard.ZstdDecompressor(format=_ZSTD_FORMAT).decompress(payload, max_output_size=raw_size)
+
+
 def looks_incompressible(raw: bytes) -> bool:
     """Quick test: does a fast zstd pass over a sample save (almost) nothing?"""
     sample = raw[:PROBE_BYTES]
@@ -87,15 +108,20 @@ def encode_block(
     zstd_level: int,
     tag: int = 0,
     compressed_hint: bool = False,
+    model_overhead: int = 0,
 ) -> tuple[BlockKind, int, bytes]:
-    """The smallest of stored / zstd / model for ``raw``: (kind, codec index, payload)."""
+    """The smallest of stored / zstd / model for ``raw``: (kind, codec index, payload).
+
+    ``model_overhead`` is what choosing the model costs elsewhere (e.g. the predictor config in
+    the header of a one-block archive); the model must beat the others by more than that.
+    """
     best: tuple[BlockKind, int, bytes] = (BlockKind.STORED, 0, raw)
-    squeezed = zstandard.ZstdCompressor(level=zstd_level, write_checksum=False, write_content_size=False).compress(raw)
+    squeezed = zstd_compress(raw, zstd_level)
     if len(squeezed) < len(best[2]):
         best = (BlockKind.ZSTD, 0, squeezed)
     if predictor is not None and not (compressed_hint or looks_incompressible(raw)):
         modelled = model_encode(raw, predictor, tag)
-        if len(modelled) < len(best[2]):
+        if len(modelled) + model_overhead < len(best[2]):
             best = (BlockKind.MODEL, codec, modelled)
     return best
 
@@ -106,10 +132,7 @@ def decode_block(header: BlockHeader, payload: bytes, predictors: list[Predictor
         raw = payload
     elif header.kind == BlockKind.ZSTD:
         try:
-            declared = zstandard.frame_content_size(payload)
-            if declared not in (-1, header.raw_size):  # never allocate what a damaged header claims
-                raise CorruptArchive("zstd block declares a size other than the block's")
-            raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=header.raw_size)
+            raw = zstd_decompress(payload, header.raw_size)
         except zstandard.ZstdError as exc:
             raise CorruptArchive(f"zstd block is damaged: {exc}") from None
     elif header.kind == BlockKind.MODEL:

@@ -7,8 +7,8 @@ an index of entries, and a trailer, and refuses anything malformed with a :class
     Header  : signature, version, flags, canonical JSON metadata, CRC32
     Block*  : kind, codec, raw size, coded size, CRC32 of raw data, payload
     End     : one zero byte
-    Index   : entries (path, type, mode, mtime, size, first block, block count...), CRC32
-    Trailer : index offset, total length, SHA-256 of all raw block data, CRC32
+    Index   : entries (path, type, mode, mtime, size, first block, block count...)
+    Trailer : total length, index length, SHA-256 of all raw block data, CRC32 of index + trailer
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ MAX_VARINT_BYTES = 10
 
 _HEADER_FIXED = struct.Struct("<8sBBHI")  # signature, major, minor, flags, meta length
 _BLOCK_HEADER = struct.Struct("<BBIII")  # kind, codec, raw size, coded size, raw CRC32
-_TRAILER = struct.Struct("<QQ32sI")  # index offset, total length, content SHA-256, CRC32
+_TRAILER = struct.Struct("<QI32sI")  # total length, index length, content SHA-256, CRC32
 _CRC = struct.Struct("<I")
 TRAILER_BYTES = _TRAILER.size
 BLOCK_HEADER_BYTES = _BLOCK_HEADER.size
@@ -186,7 +186,6 @@ def encode_index(entries: list[Entry]) -> bytes:
             out += target
         elif entry.type == EntryType.DUPLICATE:
             _put_varint(out, entry.duplicate_of)
-    out += _CRC.pack(crc32(bytes(out)))
     return bytes(out)
 
 
@@ -241,11 +240,14 @@ class ContainerWriter:
         if self._closed:
             return self._offset
         self._write(bytes([BlockKind.END]))
-        index_offset = self._offset
-        self._write(encode_index(self.entries))
+        index = encode_index(self.entries)
+        if len(index) > MAX_INDEX_BYTES:
+            raise ValueError("archive index exceeds the format's limit")
+        self._write(index)
         total = self._offset + TRAILER_BYTES
-        body = _TRAILER.pack(index_offset, total, self._content_hash.digest(), 0)[:-4]
-        self._write(body + _CRC.pack(crc32(body)))
+        body = _TRAILER.pack(total, len(index), self._content_hash.digest(), 0)[:-4]
+        # One CRC covers the index and the trailer: a damaged index is caught before parsing.
+        self._write(body + _CRC.pack(crc32(index + body)))
         self._closed = True
         return total
 
@@ -322,19 +324,22 @@ class ContainerReader:
     def _read_trailer(self) -> None:
         self._stream.seek(self.file_size - TRAILER_BYTES)
         raw = _read_exact(self._stream, TRAILER_BYTES, "trailer")
-        index_offset, total, digest, trailer_crc = _TRAILER.unpack(raw)
-        if crc32(raw[:-4]) != trailer_crc:
-            raise CorruptArchive("archive trailer is damaged or the archive is truncated/extended")
+        total, index_length, digest, trailer_crc = _TRAILER.unpack(raw)
         if total != self.file_size:
             raise CorruptArchive(
                 f"archive length {self.file_size} differs from the recorded {total} "
-                "(truncated, or trailing garbage)"
+                "(truncated, trailing garbage, or a damaged trailer)"
             )
-        index_end = self.file_size - TRAILER_BYTES
-        if not self.blocks_start < index_offset <= index_end - 4:
-            raise CorruptArchive("archive index offset is out of range")
-        if index_end - index_offset > MAX_INDEX_BYTES:
+        if index_length > MAX_INDEX_BYTES:
             raise LimitExceeded("archive index exceeds the size limit")
+        index_end = self.file_size - TRAILER_BYTES
+        index_offset = index_end - index_length
+        if not self.blocks_start < index_offset:
+            raise CorruptArchive("archive index length is out of range")
+        self._stream.seek(index_offset)
+        self._index_bytes = _read_exact(self._stream, index_length, "index")
+        if crc32(self._index_bytes + raw[:-4]) != trailer_crc:
+            raise CorruptArchive("archive index or trailer is damaged (CRC mismatch)")
         self.index_offset = index_offset
         self.content_sha256 = digest
         self._stream.seek(index_offset - 1)
@@ -342,13 +347,7 @@ class ContainerReader:
             raise CorruptArchive("archive end-of-blocks marker is missing")
 
     def _read_index(self) -> list[Entry]:
-        index_end = self.file_size - TRAILER_BYTES
-        self._stream.seek(self.index_offset)
-        raw = _read_exact(self._stream, index_end - self.index_offset, "index")
-        body, (index_crc,) = raw[:-4], _CRC.unpack(raw[-4:])
-        if crc32(body) != index_crc:
-            raise CorruptArchive("archive index is damaged (CRC mismatch)")
-        cursor = _Cursor(body)
+        cursor = _Cursor(self._index_bytes)
         count = cursor.varint()
         if count > cursor.remaining() // 4:  # every entry takes at least 4 bytes
             raise CorruptArchive("archive index declares more entries than it holds")

@@ -16,11 +16,17 @@ from typing import Any, BinaryIO
 from .blockcoding import decode_block, encode_block
 from .container import BlockKind, ContainerReader, ContainerWriter, Entry
 from .detect import Modality
-from .errors import CorruptArchive
+from .errors import CorruptArchive, UnsupportedFormat
 from .levels import LevelRecipe
-from .predictors import Predictor, build_predictor
+from .predictors import Predictor, build_predictor, predictor_for_recipe
 
 ProgressFn = Callable[[int], None]
+
+#: How the symbols of MODEL blocks are turned into bits (docs/FORMAT.md): recorded in every
+#: archive that has model-coded blocks.
+CODER_DESCRIPTION = {"id": "constriction-range", "version": 1}
+#: The serializer of plain byte streams (entries' serializer 0).
+BYTES_SERIALIZER = {"id": "bytes", "version": 1}
 
 
 @dataclass
@@ -35,9 +41,13 @@ class CodecBook:
 
     @classmethod
     def for_recipe(cls, recipe: LevelRecipe) -> CodecBook:
-        book = cls([recipe.predictor] if recipe.predictor else [])
-        # Normalise configs to the predictor's own canonical spelling (defaults filled in).
-        book.configs = [book.predictor(i).config() for i in range(len(book.configs))]
+        if recipe.predictor is None:
+            return cls([])
+        predictor = predictor_for_recipe(recipe.predictor)
+        # The archive records the predictor's own canonical config (defaults filled in) and the
+        # precision of its tables, which the coder needs.
+        book = cls([{**predictor.config(), "precision_bits": predictor.precision_bits}])
+        book._predictors = [predictor]
         return book
 
     @classmethod
@@ -47,12 +57,25 @@ class CodecBook:
             raise CorruptArchive("archive metadata has a malformed codec list")
         if len(configs) > 255:
             raise CorruptArchive("archive metadata lists too many codecs")
+        coder = meta.get("coder", CODER_DESCRIPTION)
+        if coder != CODER_DESCRIPTION:
+            raise UnsupportedFormat(f"archive uses coder {coder!r}, which this mmcompress lacks")
+        for serializer in meta.get("serializers", [BYTES_SERIALIZER]):
+            if serializer != BYTES_SERIALIZER:
+                raise UnsupportedFormat(f"archive uses serializer {serializer!r}, which this mmcompress lacks")
         return cls(list(configs))
 
     def predictor(self, index: int) -> Predictor:
         built = self._predictors[index]
         if built is None:
-            built = build_predictor(self.configs[index])
+            config = dict(self.configs[index])
+            precision = config.pop("precision_bits", None)
+            built = build_predictor(config)
+            if precision != built.precision_bits:
+                raise UnsupportedFormat(
+                    f"archive codes with {precision}-bit tables, predictor {config.get('id')!r} "
+                    f"here makes {built.precision_bits}-bit ones"
+                )
             self._predictors[index] = built
         return built
 
@@ -78,7 +101,9 @@ def read_full(source: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def encode_stream_block(raw: bytes, book: CodecBook, recipe: LevelRecipe, modality: Modality) -> tuple[BlockKind, int, bytes]:
+def encode_stream_block(
+    raw: bytes, book: CodecBook, recipe: LevelRecipe, modality: Modality, model_overhead: int = 0
+) -> tuple[BlockKind, int, bytes]:
     codec = book.codec_for(modality)
     return encode_block(
         raw,
@@ -87,6 +112,7 @@ def encode_stream_block(raw: bytes, book: CodecBook, recipe: LevelRecipe, modali
         zstd_level=recipe.zstd_level,
         tag=int(modality),
         compressed_hint=modality == Modality.COMPRESSED,
+        model_overhead=model_overhead,
     )
 
 

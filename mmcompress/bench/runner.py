@@ -291,6 +291,9 @@ def _measure_file(
 
 
 def _parse_tools(text: str) -> list[str]:
+    """A comma-separated list of classic tools; "none" measures mmcompress alone."""
+    if text.strip() == "none":
+        return []
     tools = [tool.strip() for tool in text.split(",") if tool.strip()]
     unknown = [tool for tool in tools if tool not in classic.TOOLS]
     if unknown or not tools:
@@ -332,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parse_tools,
         default=None,
         metavar="LIST",
-        help=f"classic tools, comma-separated (default: all of {','.join(ALL)} found here)",
+        help=f"classic tools, comma-separated, or none (default: all of {','.join(ALL)} found here)",
     )
     parser.add_argument(
         "--repeat",

@@ -31,4 +31,11 @@ def build_predictor(config: dict[str, Any]) -> Predictor:
         raise UnsupportedFormat(f"cannot build predictor {kind!r} from the archive: {exc}") from None
 
 
-__all__ = ["Predictor", "PredictorSession", "build_predictor"]
+def predictor_for_recipe(spec: dict[str, Any]) -> Predictor:
+    """Build a predictor from a level recipe's spec: {"id": ..., plus constructor parameters}."""
+    parameters = dict(spec)
+    kind = parameters.pop("id")
+    return _registry()[kind](**parameters)  # type: ignore[no-any-return]
+
+
+__all__ = ["Predictor", "PredictorSession", "build_predictor", "predictor_for_recipe"]
