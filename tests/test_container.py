@@ -11,16 +11,20 @@ import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmcompress import errors
+from mmcompress import container, errors
+from mmcompress.blockcoding import decode_block, encode_block, zstd_decompress
 from mmcompress.container import (
     FLAG_TREE,
     MAX_BLOCK_EXPANSION_BYTES,
     MAX_BLOCK_RAW_BYTES,
     MAX_META_BYTES,
     MAX_PATH_BYTES,
+    TRAILER_BYTES,
+    BlockHeader,
     BlockKind,
     ContainerReader,
     ContainerWriter,
@@ -28,6 +32,7 @@ from mmcompress.container import (
     EntryType,
     canonical_json,
     check_block,
+    crc32,
     encode_index,
 )
 from mmcompress.errors import CorruptArchive, LimitExceeded, MmcError, NotAnArchive
@@ -84,9 +89,9 @@ def read_everything(data: bytes) -> tuple[object, ...]:
 
 def test_hello_archive_is_byte_exact() -> None:
     assert make_golden.hello() == HELLO
-    assert len(HELLO) == 141
+    assert len(HELLO) == 133
     assert hashlib.sha256(HELLO).hexdigest() == (
-        "266ade80f115f147bd33c3ba813fe1c88807fc994cc92d6a9e3d335ba44bdb19"
+        "af2bad9842890b6a173aab859471061455e92dfd374d0ded1e663cda7a66b4b7"
     )
     signature, major, minor, flags, meta_length = struct.unpack_from("<8sBBHI", HELLO)
     assert (signature, major, minor, flags, meta_length) == (b"\x89MMC\r\n\x1a\n", 1, 0, 0, 13)
@@ -97,15 +102,27 @@ def test_hello_archive_is_byte_exact() -> None:
     assert raw_crc == zlib.crc32(b"Hello, mmc!\n")
     assert HELLO[47:59] == b"Hello, mmc!\n"
     assert HELLO[59] == 0  # end block
-    index_offset, total, digest, trailer_crc = struct.unpack_from("<QQ32sI", HELLO, 89)
-    assert (index_offset, total) == (60, 141)
-    assert digest == hashlib.sha256(b"Hello, mmc!\n").digest()
-    assert trailer_crc == zlib.crc32(HELLO[89:137])
-    # index: count 1, FILE, path, mode 0o644 = a4 03, mtime zigzag(1700000000), sizes, CRC
+    # index: count 1, FILE, path, mode 0o644 = a4 03, mtime zigzag(1700000000), sizes; no CRC
     assert HELLO[60:85] == bytes.fromhex("01 00 09") + b"hello.txt" + bytes.fromhex(
         "a4 03 80 c4 9f d5 0c 0c 1a 21 01 00 00"
     )
-    assert HELLO[85:89] == struct.pack("<I", zlib.crc32(HELLO[60:85]))
+    assert TRAILER_BYTES == 48
+    total, index_length, digest, trailer_crc = struct.unpack_from("<QI32sI", HELLO, 85)
+    assert (total, index_length) == (133, 25)
+    assert 133 - 48 - index_length == 60  # the index offset follows from the length
+    assert digest == hashlib.sha256(b"Hello, mmc!\n").digest()
+    # one CRC covers the index and the trailer's first 44 bytes
+    assert trailer_crc == zlib.crc32(HELLO[60:85] + HELLO[85:129])
+
+
+def test_empty_archive_is_83_bytes() -> None:
+    data = make_golden.empty()
+    assert len(data) == 83  # header 33, end marker, index `00`, trailer 48
+    assert data[33:35] == b"\x00\x00"
+    assert struct.unpack_from("<QI", data, 35) == (83, 1)
+    assert data[47:79] == hashlib.sha256(b"").digest()
+    assert data[79:83] == struct.pack("<I", zlib.crc32(data[34:79]))
+    assert open_archive(data).entries == []
 
 
 def test_format_md_shows_the_hello_archive() -> None:
@@ -125,7 +142,7 @@ def test_varints_and_zigzag_in_the_index() -> None:
         Entry(path="e", type=EntryType.DIR, mode=0o7777, mtime=63),
         Entry(path="f", type=EntryType.DIR, mode=128, mtime=-65),
     ]
-    body = encode_index(entries)[:-4]
+    body = encode_index(entries)  # the index has no CRC of its own
     count, dir_d, dir_e, dir_f = "03", "01 01 64 00 01", "01 01 65 ff 1f 7e", "01 01 66 80 01 81 01"
     assert body == bytes.fromhex(f"{count} {dir_d} {dir_e} {dir_f}")
 
@@ -221,20 +238,33 @@ def test_golden_archive_decodes(name: str) -> None:
     assert make_golden.description(reader, outputs) == expected
 
 
-#: The zstd frame magic 28 b5 2f fd without its first byte, so that an archive whose magic was
-#: damaged on purpose (errors/zstd_frame_damaged) still counts as holding zstd output.
-ZSTD_MAGIC_TAIL = b"\xb5\x2f\xfd"
-
-
 def _golden_builders() -> list[tuple[str, str]]:
-    """Golden files without a zstd frame: the generator must reproduce them byte for byte (zstd
+    """Golden files without zstd output: the generator must reproduce them byte for byte (zstd
     output may change with the zstd library, so those are only checked by decoding)."""
     cases = [("decode", name) for name in DECODE_NAMES] + [("errors", name) for name in ERROR_MAP]
-    return [
-        (folder, name)
-        for folder, name in cases
-        if ZSTD_MAGIC_TAIL not in (GOLDEN / folder / f"{name}.mmc").read_bytes()
-    ]
+    return [(folder, name) for folder, name in cases if name not in make_golden.ZSTD_OUTPUT]
+
+
+def test_zstd_output_lists_exactly_the_archives_with_zstd_blocks() -> None:
+    with_zstd = set()
+    for name in DECODE_NAMES:
+        reader = open_archive((GOLDEN / "decode" / f"{name}.mmc").read_bytes())
+        for entry in reader.entries:
+            if entry.type == EntryType.FILE:
+                if any(h.kind == BlockKind.ZSTD for h, _ in reader.iter_blocks(entry)):
+                    with_zstd.add(name)
+    assert with_zstd == make_golden.ZSTD_OUTPUT & set(DECODE_NAMES)
+    assert make_golden.ZSTD_OUTPUT <= set(DECODE_NAMES) | set(ERROR_MAP)
+    # every broken archive made from zstd output says so in its name
+    assert {n for n in make_golden.ZSTD_OUTPUT if n in ERROR_MAP} == {
+        n for n in ERROR_MAP if n.startswith("zstd_")
+    }
+
+
+def test_golden_error_readme_lists_every_case() -> None:
+    readme = (GOLDEN / "errors" / "README.md").read_text(encoding="utf-8")
+    for name, error in ERROR_MAP.items():
+        assert f"| `{name}.mmc` | `{error}` |" in readme
 
 
 @pytest.mark.parametrize(("folder", "name"), _golden_builders())
@@ -315,7 +345,7 @@ def test_every_truncation_raises(length: int) -> None:
         read_everything(HELLO[:length])
 
 
-@pytest.mark.parametrize("tail", [b"\x00", b"garbage", HELLO[-52:], HELLO])
+@pytest.mark.parametrize("tail", [b"\x00", b"garbage", HELLO[-TRAILER_BYTES:], HELLO])
 def test_trailing_data_raises(tail: bytes) -> None:
     with pytest.raises(CorruptArchive):
         open_archive(HELLO + tail)
@@ -355,9 +385,10 @@ def test_fuzz_every_single_bit_flip_is_caught_or_harmless(archive_name: str) -> 
 
 def test_every_single_bit_flip_is_caught() -> None:
     for position in range(len(HELLO)):
-        damaged = bytearray(HELLO)
-        damaged[position] ^= 0x01
-        assert outcome(bytes(damaged))[0] == "error", position
+        for bit in range(8):
+            damaged = bytearray(HELLO)
+            damaged[position] ^= 1 << bit
+            assert outcome(bytes(damaged))[0] == "error", (position, bit)
 
 
 damage = st.lists(
@@ -381,19 +412,181 @@ def test_fuzz_damaged_archives_raise_only_mmc_errors(
         assert result == TREE_CONTAINER_VIEW
 
 
-# --- checks the code does not make yet (see the report that came with these tests) ------------
+# --- one CRC over index and trailer ------------------------------------------------------------
+
+HELLO_INDEX = slice(60, 85)
+
+
+@pytest.mark.parametrize("position", range(HELLO_INDEX.start, len(HELLO)))
+def test_damage_to_index_or_trailer_is_caught_on_opening(position: int) -> None:
+    for bit in range(8):
+        damaged = bytearray(HELLO)
+        damaged[position] ^= 1 << bit
+        with pytest.raises(CorruptArchive):
+            open_archive(bytes(damaged))
+
+
+def test_a_damaged_index_is_caught_by_the_crc_before_it_is_parsed() -> None:
+    damaged = bytearray(HELLO)
+    damaged[HELLO_INDEX.start] = 0xFF  # entry count 0xff...: would fail parsing, if parsed
+    with pytest.raises(CorruptArchive, match="CRC"):
+        open_archive(bytes(damaged))
+
+
+def test_index_length_is_checked_against_the_limit_before_reading() -> None:
+    for index_length, expected in [
+        (container.MAX_INDEX_BYTES + 1, LimitExceeded),
+        (container.MAX_INDEX_BYTES, CorruptArchive),  # within the limit, but not within the file
+        (0xFFFFFFFF, LimitExceeded),
+    ]:
+        stream = SizeWatchingStream(make_golden.with_trailer(HELLO, index_length=index_length))
+        with pytest.raises(expected) as caught:
+            ContainerReader(stream)
+        assert (type(caught.value) is LimitExceeded) == (expected is LimitExceeded)
+        assert stream.largest_read <= TRAILER_BYTES
+
+
+def test_index_of_length_zero_is_refused() -> None:
+    # the byte before the trailer (the last index byte, 00) then passes for the end marker; the
+    # missing entry count is what gives it away
+    with pytest.raises(CorruptArchive, match="truncated"):
+        open_archive(make_golden.with_trailer(HELLO, index_length=0))
+
+
+def test_writer_refuses_an_index_beyond_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container, "MAX_INDEX_BYTES", 10)
+    writer = ContainerWriter(io.BytesIO(), {"codecs": []})
+    writer.add_entry(Entry(path="a-longer-name", type=EntryType.DIR))
+    with pytest.raises(ValueError):
+        writer.close()
+
+
+# --- block headers --------------------------------------------------------------------------
+
+
+def _first_file(reader: ContainerReader) -> Entry:
+    return next(e for e in reader.entries if e.type == EntryType.FILE and e.block_count)
+
+
+def test_a_non_zero_codec_byte_is_refused_on_stored_and_zstd_blocks() -> None:
+    for data in (HELLO, TREE):
+        first = _first_file(open_archive(data)).first_block
+        for codec in (1, 0x80, 0xFF):
+            damaged = bytearray(data)
+            damaged[first + 1] = codec
+            reader = open_archive(bytes(damaged))
+            with pytest.raises(CorruptArchive, match="codec"):
+                list(reader.iter_blocks(_first_file(reader)))
+
+
+def test_a_model_block_may_name_any_codec_but_it_must_exist() -> None:
+    damaged = bytearray(HELLO)
+    damaged[33:35] = bytes([BlockKind.MODEL, 5])
+    reader = open_archive(bytes(damaged))
+    [(header, payload)] = list(reader.iter_blocks(reader.entries[0]))
+    assert (header.kind, header.codec) == (BlockKind.MODEL, 5)
+    with pytest.raises(CorruptArchive, match="codec 5"):
+        decode_block(header, payload, [])
+
+
+# --- ZSTD payloads: magicless frames, no checksum, no content size --------------------------
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def test_zstd_payloads_are_magicless_frames_without_checksum_or_size() -> None:
+    raw = (ROOT / "samples" / "pep-0008.rst").read_bytes()[:8192]
+    kind, codec, payload = encode_block(raw, predictor=None, codec=0, zstd_level=19)
+    assert (kind, codec) == (BlockKind.ZSTD, 0)
+    assert not payload.startswith(ZSTD_MAGIC)
+    params = zstandard.get_frame_parameters(payload, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+    assert not params.has_checksum
+    assert params.content_size == zstandard.CONTENTSIZE_UNKNOWN
+    assert params.dict_id == 0
+    # a magicless frame is a standard RFC 8878 frame with its 4-byte magic number left out
+    assert (
+        zstandard.ZstdDecompressor().decompress(ZSTD_MAGIC + payload, max_output_size=8192) == raw
+    )
+    header = BlockHeader(BlockKind.ZSTD, 0, len(raw), len(payload), crc32(raw))
+    assert decode_block(header, payload, []) == raw
+
+
+def test_golden_zstd_blocks_are_magicless() -> None:
+    for name in sorted(make_golden.ZSTD_OUTPUT & set(DECODE_NAMES)):
+        reader = open_archive((GOLDEN / "decode" / f"{name}.mmc").read_bytes())
+        for entry in reader.entries:
+            if entry.type != EntryType.FILE:
+                continue
+            for header, payload in reader.iter_blocks(entry):
+                if header.kind == BlockKind.ZSTD:
+                    with_magic = zstandard.ZstdDecompressor().decompress(
+                        ZSTD_MAGIC + payload, max_output_size=header.raw_size
+                    )
+                    assert with_magic == decode_block(header, payload, [])
+
+
+def _magicless_with_size(raw: bytes) -> bytes:
+    parameters = zstandard.ZstdCompressionParameters.from_level(
+        3, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_content_size=1
+    )
+    return zstandard.ZstdCompressor(compression_params=parameters).compress(raw)
+
+
+def test_a_frame_declaring_the_blocks_size_is_accepted() -> None:
+    raw = b"abc" * 1000
+    payload = _magicless_with_size(raw)
+    params = zstandard.get_frame_parameters(payload, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+    assert params.content_size == len(raw)
+    assert zstd_decompress(payload, len(raw)) == raw
+
+
+@pytest.mark.parametrize("raw_size", [2999, 3001, 64 << 20])
+def test_a_frame_declaring_another_size_is_refused_before_decompressing(raw_size: int) -> None:
+    payload = _magicless_with_size(b"abc" * 1000)
+    with pytest.raises(CorruptArchive, match="declares a size"):
+        zstd_decompress(payload, raw_size)
+
+
+def test_a_zstd_frame_with_its_magic_is_refused() -> None:
+    raw = b"abc" * 1000
+    payload = zstandard.ZstdCompressor(level=3, write_content_size=False).compress(raw)
+    assert payload.startswith(ZSTD_MAGIC)
+    header = BlockHeader(BlockKind.ZSTD, 0, len(raw), len(payload), crc32(raw))
+    with pytest.raises(CorruptArchive):
+        decode_block(header, payload, [])
 
 
 def test_zstd_frame_declaring_a_huge_content_size_raises_corrupt_archive() -> None:
     damaged = bytearray(TREE)
-    damaged[72] ^= 0xE0  # frame header descriptor of the first zstd block: now with content size
-    with pytest.raises(CorruptArchive):
+    frame_header = _first_file(open_archive(TREE)).first_block + 14  # first zstd payload byte
+    damaged[frame_header] ^= 0xE0  # now: single segment, 8-byte content size from what follows
+    with pytest.raises(CorruptArchive, match="declares a size"):
         unpack(bytes(damaged))
 
 
+# --- metadata is parsed strictly ----------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
-    "meta_bytes", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' + b"1" * 5000 + b"}"]
+    "meta_bytes",
+    [
+        b'{"codecs":[],"x":NaN}',
+        b'{"codecs":[],"x":Infinity}',
+        b'{"codecs":[],"x":-Infinity}',
+        b'{"codecs":[],"codecs":[]}',
+        b'{"codecs":[{"id":"a","id":"b"}]}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' + b"1" * 5000 + b"}",
+        b'{"codecs":[]} {}',
+        b"",
+        b'\xef\xbb\xbf{"codecs":[]}',  # a BOM
+    ],
 )
 def test_hostile_metadata_raises_corrupt_archive(meta_bytes: bytes) -> None:
     with pytest.raises(CorruptArchive):
         open_archive(make_golden.with_meta(make_golden.empty(), meta_bytes))
+
+
+def test_metadata_need_not_be_canonical() -> None:
+    reader = open_archive(make_golden.with_meta(make_golden.empty(), b'{ "z": 1, "codecs": [ ] }'))
+    assert reader.meta == {"z": 1, "codecs": []}
