@@ -22,9 +22,9 @@ from .api import (  # noqa: E402
 )
 from .errors import MmcError  # noqa: E402
 
-from . import code, image, text, video  # noqa: E402  (modality namespaces)
+from . import code, explain, image, text, video  # noqa: E402  (modality namespaces, explain)
 
 __all__ = [
-    "Compressor", "MmcError", "code", "image", "text", "video", "__version__", "compress", "decompress", "list_archive",
+    "Compressor", "MmcError", "code", "explain", "image", "text", "video", "__version__", "compress", "decompress", "list_archive",
     "pack_file", "test_archive", "unpack_file",
 ]

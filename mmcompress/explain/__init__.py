@@ -1,0 +1,188 @@
+"""`mmcompress explain`: where the bits go, and how close each model comes to the limit.
+
+    report = mmcompress.explain("alice29.txt")                  # a Report (the package is callable)
+    report.files[0].model("cm-o4").bits                          # per-byte costs, numpy
+    mmcompress explain alice29.txt -o alice.html                 # the same as a page
+
+The package is laid out by what it produces:
+
+    costs.py    per-byte costs under each model (recorded inside the real encoder) and the exact
+                split of the archive size: cross-entropy + coder + fallback + container
+    limits.py   order-0 / order-2 empirical entropy and the classic tools' sizes
+    report.py   Report / FileReport dataclasses, their JSON and the terminal table
+    charts.py   the limits bar chart and per-pixel heat maps (PNG)
+    html.py     the self-contained HTML page: bytes shaded by cost, windowed for large inputs
+    command.py  the command line, ``main(argv)``
+
+Models: by default the level's predictor and every learned predictor installed in
+``models/manifest.json``; ``models=[...]`` names others (any predictor registered in
+:mod:`mmcompress.predictors`, see :func:`~.costs.parse_model`).
+
+Images and video are explained on their byte path today (the file's bytes, as the packer codes
+them); when a pixel model lands it registers in :data:`PIXEL_EXPLAINERS` and its per-pixel costs
+go into :attr:`FileReport.pixels`, drawn by :func:`~.charts.heat_map_png`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import types
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Union
+
+from .. import __version__
+from ..detect import Modality, detect
+from ..errors import InputError, MmcError
+from ..levels import recipe
+from ..progress import progress
+from .charts import PixelCosts, heat_map_image, heat_map_png, limits_chart_png
+from .costs import ModelCosts, ModelSpec, installed_models, level_model, model_costs, parse_model
+from .limits import Limits, measure_limits
+from .report import FileReport, Report
+
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+#: Per-modality pixel explainers: (data, model specs) -> {model name: PixelCosts}. Empty until the
+#: image and video modalities land; the byte path is explained for every input meanwhile.
+PIXEL_EXPLAINERS: dict[Modality, Callable[[bytes, list[ModelSpec]], dict[str, PixelCosts]]] = {}
+
+_DETECT_BYTES = 4096
+
+
+def default_models(level: int | None = None) -> list[ModelSpec]:
+    """The level's predictor (if it has one) and the installed learned models."""
+    specs = [spec for spec in [level_model(level)] if spec is not None]
+    for spec in installed_models():
+        if all(spec.name != other.name for other in specs):
+            specs.append(spec)
+    return specs
+
+
+def _read(source: Source, name: str) -> tuple[bytes, str, Path | None]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "data", None
+    path = Path(source)
+    try:
+        return path.read_bytes(), name or path.name, path
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def explain_one(
+    source: Source,
+    *,
+    level: int | None = None,
+    models: Sequence[str | ModelSpec] | None = None,
+    name: str = "",
+    tools: tuple[str, ...] | None = None,
+) -> FileReport:
+    """Explain one input: limits, and costs under each model (skipped models say why)."""
+    data, name, path = _read(source, name)
+    modality = detect(name, data[:_DETECT_BYTES])
+    specs = (
+        default_models(level)
+        if models is None
+        else [m if isinstance(m, ModelSpec) else parse_model(m, level) for m in models]
+    )
+    specs = [
+        spec for index, spec in enumerate(specs) if spec.name not in {s.name for s in specs[:index]}
+    ]
+    explained: list[ModelCosts] = []
+    skipped: dict[str, str] = {}
+    with progress(total=len(data) * (len(specs) + 1), desc=f"explain {name}") as bar:
+        for spec in specs:
+            try:
+                predictor = spec.build()
+            except MmcError as exc:
+                skipped[spec.name] = str(exc)
+                continue
+            explained.append(
+                model_costs(
+                    data, spec, level=level, modality=modality, name=name, predictor=predictor
+                )
+            )
+            bar.update(len(data))
+        measured = measure_limits(data, path, tools)
+        bar.update(len(data))
+    notes = []
+    if not specs:
+        notes.append(
+            f"level {recipe(level).level} codes with zstd only and no learned model is installed"
+        )
+    pixels: dict[str, PixelCosts] = {}
+    if modality in (Modality.IMAGE, Modality.VIDEO):
+        explainer = PIXEL_EXPLAINERS.get(modality)
+        if explainer is None:
+            notes.append(
+                f"no {modality.name.lower()} model yet: costs are those of the byte path "
+                "(the file's bytes as the packer codes them); pixel heat maps arrive with that modality"
+            )
+        else:
+            pixels = explainer(data, specs)
+    return FileReport(
+        name=name,
+        data=data,
+        modality=modality.name.lower(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        limits=measured,
+        models=explained,
+        skipped=skipped,
+        notes=notes,
+        pixels=pixels,
+    )
+
+
+def explain(
+    data_or_path: Source | Sequence[Source],
+    *,
+    level: int | None = None,
+    models: Sequence[str | ModelSpec] | None = None,
+    name: str = "",
+    tools: tuple[str, ...] | None = None,
+) -> Report:
+    """Explain one input (bytes or a path) or a list of them; see the package docstring.
+
+    ``models``: names as ``--model`` takes them (None: the defaults); ``tools``: classic tools to
+    measure (None: all available here, ``()``: none).
+    """
+    sources: list[Source] = (
+        list(data_or_path) if isinstance(data_or_path, (list, tuple)) else [data_or_path]  # type: ignore[list-item]
+    )
+    files = [explain_one(s, level=level, models=models, name=name, tools=tools) for s in sources]
+    return Report(level=recipe(level).level, version=__version__, files=files)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``mmcompress.explain(data_or_path, ...)`` work while ``mmcompress.explain`` stays this
+    package (a function of the same name, re-exported by ``mmcompress``, would hide the package)."""
+
+    def __call__(
+        self,
+        data_or_path: Source | Sequence[Source],
+        *,
+        level: int | None = None,
+        models: Sequence[str | ModelSpec] | None = None,
+        name: str = "",
+        tools: tuple[str, ...] | None = None,
+    ) -> Report:
+        return explain(data_or_path, level=level, models=models, name=name, tools=tools)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``mmcompress explain`` command; returns the exit status."""
+    from .command import main as command_main
+
+    return command_main(argv)
+
+
+__all__ = [
+    "FileReport", "Limits", "ModelCosts", "ModelSpec", "PIXEL_EXPLAINERS", "PixelCosts",
+    "Report", "default_models", "explain", "explain_one", "heat_map_image", "heat_map_png",
+    "limits_chart_png", "main", "measure_limits",
+]  # fmt: skip
