@@ -9,7 +9,7 @@ its cheapest form; :func:`unpack_stream` decodes an entry's blocks into a sink.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -21,6 +21,9 @@ from .levels import LevelRecipe
 from .predictors import Predictor, build_predictor, predictor_for_recipe
 
 ProgressFn = Callable[[int], None]
+EncodedBlock = tuple[BlockKind, int, bytes]
+#: Codes a stream's blocks (in order) somewhere else: raw blocks in, (raw, coded form) out.
+BlockEncoder = Callable[[Iterator[bytes], Modality], Iterator[tuple[bytes, EncodedBlock]]]
 
 #: How the symbols of MODEL blocks are turned into bits (docs/FORMAT.md): recorded in every
 #: archive that has model-coded blocks.
@@ -46,7 +49,7 @@ class CodecBook:
         predictor = predictor_for_recipe(recipe.predictor)
         # The archive records the predictor's own canonical config (defaults filled in) and the
         # precision of its tables, which the coder needs.
-        book = cls([{**predictor.config(), "precision_bits": predictor.precision_bits}])
+        book = cls([{**predictor.compact_config(), "precision_bits": predictor.precision_bits}])
         book._predictors = [predictor]
         return book
 
@@ -62,7 +65,9 @@ class CodecBook:
             raise UnsupportedFormat(f"archive uses coder {coder!r}, which this mmcompress lacks")
         for serializer in meta.get("serializers", [BYTES_SERIALIZER]):
             if serializer != BYTES_SERIALIZER:
-                raise UnsupportedFormat(f"archive uses serializer {serializer!r}, which this mmcompress lacks")
+                raise UnsupportedFormat(
+                    f"archive uses serializer {serializer!r}, which this mmcompress lacks"
+                )
         return cls(list(configs))
 
     def predictor(self, index: int) -> Predictor:
@@ -103,7 +108,7 @@ def read_full(source: BinaryIO, size: int) -> bytes:
 
 def encode_stream_block(
     raw: bytes, book: CodecBook, recipe: LevelRecipe, modality: Modality, model_overhead: int = 0
-) -> tuple[BlockKind, int, bytes]:
+) -> EncodedBlock:
     codec = book.codec_for(modality)
     return encode_block(
         raw,
@@ -124,32 +129,50 @@ def pack_stream(
     entry: Entry,
     *,
     first_block: bytes | None = None,
-    encoded_first: tuple[BlockKind, int, bytes] | None = None,
+    encoded_first: EncodedBlock | None = None,
     on_progress: ProgressFn | None = None,
+    encode_many: BlockEncoder | None = None,
 ) -> Entry:
     """Write ``source`` as blocks; fills in the entry's size, packed size and block extent.
 
     ``first_block`` (already read) and its ``encoded_first`` form may be passed in when the caller
-    had to look at them before the header was written.
+    had to look at them before the header was written. ``encode_many`` codes the blocks
+    elsewhere (a process pool, :mod:`.parallel`), in order; the bytes written are the same.
     """
     entry.first_block = writer.offset
     modality = Modality(entry.modality)
+    raws = _raw_blocks(source, first_block, recipe.block_size)
+
+    def serial() -> Iterator[tuple[bytes, EncodedBlock]]:
+        encoded = encoded_first
+        for raw in raws:
+            yield raw, encoded or encode_stream_block(raw, book, recipe, modality)
+            encoded = None
+
     size = 0
-    raw = first_block if first_block is not None else read_full(source, recipe.block_size)
-    encoded = encoded_first
-    while raw:
-        kind, codec, payload = encoded or encode_stream_block(raw, book, recipe, modality)
+    pairs = (
+        serial()
+        if encode_many is None or encoded_first is not None
+        else encode_many(raws, modality)
+    )
+    for raw, (kind, codec, payload) in pairs:
         writer.write_block(kind, codec, raw, payload)
         size += len(raw)
         entry.block_count += 1
         if on_progress:
             on_progress(len(raw))
-        raw, encoded = read_full(source, recipe.block_size), None
     entry.size = size
     entry.packed_size = writer.offset - entry.first_block if entry.block_count else 0
     if not entry.block_count:
         entry.first_block = 0
     return entry
+
+
+def _raw_blocks(source: BinaryIO, first: bytes | None, block_size: int) -> Iterator[bytes]:
+    raw = first if first is not None else read_full(source, block_size)
+    while raw:
+        yield raw
+        raw = read_full(source, block_size)
 
 
 def unpack_stream(

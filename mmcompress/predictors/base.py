@@ -76,6 +76,12 @@ class Predictor(ABC):
     def config(self) -> dict[str, Any]:
         """Canonical, JSON-serialisable description; includes "id" and "version"."""
 
+    def compact_config(self) -> dict[str, Any]:
+        """What the archive records: :meth:`config`, or a shorter spelling that ``from_config``
+        expands to the same predictor (e.g. parameters equal to the version's defaults left out).
+        """
+        return self.config()
+
     @abstractmethod
     def start(self, segmentation: Segmentation, tag: int = 0) -> PredictorSession:
         """A fresh session for one block. ``tag`` is a small conditioning id (modality/language)."""

@@ -111,7 +111,11 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class ContextModelConfig:
-    """Everything decoding needs; stored in the archive through :meth:`ContextModel.config`."""
+    """Everything decoding needs; stored in the archive through :meth:`ContextModel.config`.
+
+    These defaults are part of format version ``FORMAT_VERSION``: archives omit parameters equal
+    to them (see :meth:`ContextModel.compact_config`), so changing one means a new version.
+    """
 
     max_order: int = 5
     hash_bits: int = 20  # at most 2^hash_bits rows of 64 bytes per hashed order
@@ -787,6 +791,12 @@ class ContextModel(Predictor):
 
     def config(self) -> dict[str, Any]:
         return {"id": self.kind, "version": FORMAT_VERSION, **asdict(self.settings)}
+
+    def compact_config(self) -> dict[str, Any]:
+        """:meth:`config` without the parameters equal to this version's defaults."""
+        defaults = asdict(ContextModelConfig())
+        changed = {k: v for k, v in asdict(self.settings).items() if defaults[k] != v}
+        return {"id": self.kind, "version": FORMAT_VERSION, **changed}
 
     def start(self, segmentation: Segmentation, tag: int = 0) -> ContextModelSession:
         """A fresh session; ``tag`` is accepted for the interface and does not change the model."""
