@@ -197,6 +197,9 @@ class RecordingPredictor(Predictor):
     def config(self) -> dict[str, Any]:
         return self.inner.config()
 
+    def compact_config(self) -> dict[str, Any]:
+        return self.inner.compact_config()
+
     def start(self, segmentation: Segmentation, tag: int = 0) -> PredictorSession:
         record = RecordedBlock(segmentation)
         self.records.append(record)
@@ -207,7 +210,7 @@ class _RecordingBook(CodecBook):
     """A codec book whose one codec is the recorder (the archive names the wrapped predictor)."""
 
     def __init__(self, recorder: RecordingPredictor) -> None:
-        super().__init__([{**recorder.config(), "precision_bits": recorder.precision_bits}])
+        super().__init__([{**recorder.compact_config(), "precision_bits": recorder.precision_bits}])
         self._recorder = recorder
 
     def predictor(self, index: int) -> Predictor:
