@@ -35,8 +35,10 @@ bench: venv ## measure on the benchmark corpus, write BENCHMARKS.md and bench-ou
 	$(BIN)/mmcompress bench $(CORPUS)/bench/text $(CORPUS)/bench/code $(CORPUS)/bench/binaries \
 		--markdown BENCHMARKS.md --out bench-out
 
-fuzz: venv ## damaged-input tests (for now: the tests named *fuzz*)
-	$(BIN)/python -m pytest tests -k fuzz
+FUZZ_SECONDS ?= 60
+
+fuzz: venv ## fuzz unpack with atheris for FUZZ_SECONDS (default 60); crashes go to fuzz/crashes/
+	$(BIN)/python fuzz/fuzz_unpack.py -max_total_time=$(FUZZ_SECONDS)
 
 train: ## train the byte transformer (not yet)
 	@echo "make train arrives with the transformer issue; nothing to do yet"

@@ -11,6 +11,7 @@ This layer only composes: levels pick a recipe, :mod:`.archive` walks and extrac
 
 from __future__ import annotations
 
+import filecmp
 import io
 import json
 import os
@@ -20,15 +21,22 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from . import __version__
+from . import __version__, streams
 from .archive import (
+    check_entries,
+    check_expansion,
+    check_free_space,
+    check_members_found,
+    check_unchanged,
     extract_single,
     extract_tree,
-    pack_file_entry,
+    matching_entries,
     pack_tree,
+    select_entries,
     single_file_entry,
+    walk_tree,
 )
 from .atomic import atomic_dir, atomic_file, check_writable_target
 from .container import (
@@ -41,9 +49,12 @@ from .container import (
     canonical_json,
 )
 from .detect import Modality, detect
-from .errors import InputError, MmcError, UnsupportedFormat
+from .errors import CorruptArchive, InputError, MmcError, UnsafePath, UnsupportedFormat
 from .levels import DEFAULT_LEVEL, LevelRecipe, recipe
-from . import streams
+from .manifest import SUFFIX as MANIFEST_SUFFIX
+from .manifest import check_shard, is_manifest, read_manifest
+from .parallel import BlockPool, resolve_workers
+from .progress import progress as progress_bar
 from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
 
 ARCHIVE_SUFFIX = ".mmc"
@@ -58,6 +69,10 @@ class PackReport:
     output_bytes: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    #: Files packed (a folder's files and duplicates; 1 for a single file or stream).
+    files: int = 1
+    #: Whether the archive was decoded and compared with the input before it got its name.
+    verified: bool = False
 
     @property
     def ratio(self) -> float:
@@ -105,6 +120,20 @@ class Listing:
         data = asdict(self)
         data.update(total_size=self.total_size, total_packed=self.total_packed)
         return data
+
+
+class _Reading:
+    """A read-only stream whose read errors become InputError (write errors stay OSError)."""
+
+    def __init__(self, stream: BinaryIO, path: Path) -> None:
+        self._stream = stream
+        self._path = path
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except OSError as exc:
+            raise InputError(f"cannot read {self._path}: {exc.strerror}") from None
 
 
 class _Prefixed:
@@ -172,8 +201,11 @@ class Compressor:
         mode: int = 0o644,
         mtime: int = 0,
         modality: Modality | None = None,
+        threads: int = 1,
     ) -> PackReport:
-        """Write a single-file archive of ``source`` to ``sink`` (modality: detected if None)."""
+        """Write a single-file archive of ``source`` to ``sink`` (modality: detected if None).
+
+        An input of several blocks is coded by ``threads`` worker processes (same bytes)."""
         started = time.perf_counter()
         entry = Entry(path=name or "data", mode=mode, mtime=mtime)
         first = read_full(source, self.recipe.block_size)
@@ -184,37 +216,64 @@ class Compressor:
         if not more:
             # The whole input is one block: code it first, so the header lists only what is used
             # (keeps tiny incompressible files within a few bytes of their size).
-            overhead = len(canonical_json(self._meta(True))) - len(canonical_json(self._meta(False)))
+            overhead = len(canonical_json(self._meta(True))) - len(
+                canonical_json(self._meta(False))
+            )
             encoded = (
-                encode_stream_block(first, self.book, self.recipe, modality, overhead) if first else None
+                encode_stream_block(first, self.book, self.recipe, modality, overhead)
+                if first
+                else None
             )
             uses_model = encoded is not None and encoded[0] == BlockKind.MODEL
             writer = ContainerWriter(sink, self._meta(uses_model))
-            self._write_entry(writer, io.BytesIO(b""), entry, first, encoded)
+            streams.pack_stream(
+                io.BytesIO(b""),
+                writer,
+                self.book,
+                self.recipe,
+                entry,
+                first_block=first,
+                encoded_first=encoded,
+            )
         else:
             writer = ContainerWriter(sink, self._meta(True))
-            self._write_entry(writer, _Prefixed(more, source), entry, first, None)  # type: ignore[arg-type]
+            rest = cast(BinaryIO, _Prefixed(more, source))
+            with BlockPool(self.book, self.recipe, resolve_workers(threads)) as pool:
+                streams.pack_stream(
+                    rest,
+                    writer,
+                    self.book,
+                    self.recipe,
+                    entry,
+                    first_block=first,
+                    encode_many=pool.encode_stream if pool.workers > 1 else None,
+                )
         writer.add_entry(entry)
         total = writer.close()
         return PackReport(None, entry.size, total, time.perf_counter() - started)
-
-    def _write_entry(
-        self,
-        writer: ContainerWriter,
-        rest: BinaryIO,
-        entry: Entry,
-        first: bytes,
-        encoded: tuple[BlockKind, int, bytes] | None,
-    ) -> None:
-        streams.pack_stream(rest, writer, self.book, self.recipe, entry, first_block=first, encoded_first=encoded)
 
     def compress(self, data: bytes, *, name: str = "", modality: Modality | None = None) -> bytes:
         sink = io.BytesIO()
         self.pack_stream(io.BytesIO(data), sink, name=name, modality=modality)
         return sink.getvalue()
 
-    def pack_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, force: bool = False) -> PackReport:
-        """Pack a file or a folder into ``dst`` (default: ``src`` + ".mmc"), atomically."""
+    def pack_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        threads: int = 1,
+        progress: bool = False,
+        verify: bool = False,
+    ) -> PackReport:
+        """Pack a file or a folder into ``dst`` (default: ``src`` + ".mmc"), atomically.
+
+        ``threads`` worker processes code a folder's blocks (0: one per core); the archive is
+        the same for any count. A file that changes while it is read fails the pack. With
+        ``verify`` the finished archive is decoded and compared with ``src`` before it is given
+        its name (what ``pack --rm`` relies on before removing anything).
+        """
         source = Path(src)
         if not source.exists() and not source.is_symlink():
             raise InputError(f"{source}: no such file or folder")
@@ -223,28 +282,102 @@ class Compressor:
             raise InputError(f"{source}: input and output are the same file")
         started = time.perf_counter()
         st = os.stat(source)
-        with atomic_file(target, force) as sink:
+        check = (lambda temp: self.verify_archive(temp, source)) if verify else None
+        with atomic_file(target, force, check) as sink:
             if stat.S_ISDIR(st.st_mode):
-                writer = ContainerWriter(sink, self._meta(True), flags=FLAG_TREE)
-                outcome = pack_tree(source, writer, self.book, self.recipe)
-                total = writer.close()
-                report = PackReport(target, outcome.input_bytes, total, 0.0, outcome.warnings)
+                report = self._pack_tree(sink, source, None, threads, progress)
             elif stat.S_ISREG(st.st_mode):
                 try:
-                    with open(source, "rb") as stream:
-                        mode = stat.S_IMODE(st.st_mode) & 0o777
-                        report = self.pack_stream(
-                            stream, sink, name=source.name, mode=mode, mtime=st.st_mtime_ns // 1_000_000_000
-                        )
+                    stream = open(source, "rb")
                 except OSError as exc:
                     raise InputError(f"cannot read {source}: {exc.strerror}") from None
-                if report.input_bytes != os.stat(source).st_size:
-                    raise InputError(f"{source} changed while it was being packed")
+                with stream:
+                    mode = stat.S_IMODE(st.st_mode) & 0o777
+                    report = self.pack_stream(
+                        cast(BinaryIO, _Reading(stream, source)),
+                        sink,
+                        name=source.name,
+                        mode=mode,
+                        mtime=st.st_mtime_ns // 1_000_000_000,
+                        threads=threads,
+                    )
+                    after = os.fstat(stream.fileno())
+                check_unchanged(source, st, after, report.input_bytes)
             else:
                 raise InputError(f"{source}: not a regular file or folder")
         report.output = target
         report.seconds = time.perf_counter() - started
+        report.verified = verify
         return report
+
+    def pack_paths(
+        self,
+        root: str | os.PathLike[str],
+        relpaths: list[str],
+        dst: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        threads: int = 1,
+    ) -> PackReport:
+        """Pack the items ``relpaths`` under ``root`` (in that order; a folder is an entry, not
+        its contents) into the folder archive ``dst``, atomically. One shard of a dataset."""
+        started = time.perf_counter()
+        target = Path(dst)
+        with atomic_file(target, force) as sink:
+            report = self._pack_tree(sink, Path(root), relpaths, threads, False)
+        report.output = target
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _pack_tree(
+        self, sink: BinaryIO, root: Path, relpaths: list[str] | None, threads: int, progress: bool
+    ) -> PackReport:
+        writer = ContainerWriter(sink, self._meta(True), flags=FLAG_TREE)
+        outcome = pack_tree(
+            root,
+            writer,
+            self.book,
+            self.recipe,
+            relpaths=relpaths,
+            workers=resolve_workers(threads),
+            show_progress=progress,
+        )
+        total = writer.close()
+        return PackReport(None, outcome.input_bytes, total, 0.0, outcome.warnings, outcome.files)
+
+    def verify_archive(
+        self, archive: str | os.PathLike[str], original: str | os.PathLike[str]
+    ) -> None:
+        """Decode ``archive`` completely and compare it with ``original`` (a file or folder).
+
+        Raises CorruptArchive on any difference, a missing or extra file, or a damaged archive;
+        writes nothing.
+        """
+        original = Path(original)
+        with open(archive, "rb") as stream:
+            reader = ContainerReader(stream)
+            book = self._book_for(reader)
+            content_hash = new_content_hash()
+            tree = bool(reader.flags & FLAG_TREE)
+            if tree:
+                _same_paths(original, reader.entries)
+            else:
+                single_file_entry(reader)
+            for entry in reader.entries:
+                path = original / entry.path if tree else original
+                if entry.type == EntryType.FILE:
+                    with _Comparing(path) as sink:
+                        streams.unpack_stream(reader, entry, book, sink, content_hash)  # type: ignore[arg-type]
+                elif entry.type == EntryType.DUPLICATE:  # same bytes as its (verified) original
+                    _same_content(path, original / reader.entries[entry.duplicate_of].path)
+                elif entry.type == EntryType.DIR and not (path.is_dir() and not path.is_symlink()):
+                    raise CorruptArchive(f"archive does not match {path}: not a folder")
+                elif entry.type == EntryType.SYMLINK and (
+                    not path.is_symlink() or os.readlink(path) != entry.link_target
+                ):
+                    raise CorruptArchive(f"archive does not match {path}: link differs")
+            if content_hash.digest() != reader.content_sha256:
+                raise CorruptArchive("archive content hash does not match (damaged archive)")
 
     # --- unpacking ----------------------------------------------------------------------------
 
@@ -254,33 +387,56 @@ class Compressor:
             self._decode_books[key] = CodecBook.from_meta(reader.meta)
         return self._decode_books[key]
 
-    def decompress(self, blob: bytes) -> bytes:
+    def decompress(self, blob: bytes, *, allow_large: bool = False) -> bytes:
         reader = ContainerReader(io.BytesIO(blob))
         if reader.flags & FLAG_TREE:
             raise UnsupportedFormat("this is a folder archive: use unpack_file to extract it")
+        check_expansion(reader, allow_large)
         sink = io.BytesIO()
         extract_single(reader, self._book_for(reader), sink)
         return sink.getvalue()
 
-    def unpack_stream(self, source: BinaryIO, sink: BinaryIO) -> UnpackReport:
+    def unpack_stream(
+        self, source: BinaryIO, sink: BinaryIO, *, allow_large: bool = False
+    ) -> UnpackReport:
         """Decode a single-file archive from ``source`` (a pipe is spooled first) into ``sink``."""
         started = time.perf_counter()
         with _seekable(source) as stream:
             reader = ContainerReader(stream)
             if reader.flags & FLAG_TREE:
                 raise UnsupportedFormat("this is a folder archive: it cannot be written to stdout")
+            check_expansion(reader, allow_large)
             entry = extract_single(reader, self._book_for(reader), sink)
         return UnpackReport(None, entry.size, time.perf_counter() - started)
 
-    def unpack_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, force: bool = False) -> UnpackReport:
-        """Extract ``src`` to ``dst`` (default: ``src`` without ".mmc"), atomically."""
+    def unpack_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        members: list[str] | None = None,
+        allow_large: bool = False,
+        progress: bool = False,
+    ) -> UnpackReport:
+        """Extract ``src`` to ``dst`` (default: ``src`` without ".mmc"), atomically.
+
+        ``members`` limits a folder archive's extraction to those paths (a folder brings what is
+        under it); only their blocks are read. A declared output beyond the expansion limit
+        (:func:`.archive.check_expansion`) is refused unless ``allow_large``, and one beyond the
+        target's free space always is, before anything is written.
+        """
         source = Path(src)
         if dst is None:
-            if source.suffix != ARCHIVE_SUFFIX:
-                raise InputError(f"{source}: unknown suffix (expected {ARCHIVE_SUFFIX}); use -o to name the output")
+            if source.suffix not in (ARCHIVE_SUFFIX, MANIFEST_SUFFIX):
+                raise InputError(
+                    f"{source}: unknown suffix (expected {ARCHIVE_SUFFIX}); use -o to name the output"
+                )
             target = source.with_suffix("")
         else:
             target = Path(dst)
+        if is_manifest(source):
+            return self._unpack_dataset(source, target, force, members, allow_large, progress)
         started = time.perf_counter()
         try:
             stream = open(source, "rb")
@@ -288,35 +444,101 @@ class Compressor:
             raise InputError(f"cannot read {source}: {exc.strerror}") from None
         with stream:
             reader = ContainerReader(stream)
+            tree = bool(reader.flags & FLAG_TREE)
+            if tree:
+                selected = None if members is None else select_entries(reader.entries, members)
+            else:
+                entry = single_file_entry(reader)
+                if members is not None:
+                    select_entries(reader.entries, members)  # the one entry, or InputError
+                selected = None
+            size = check_expansion(reader, allow_large, selected)
             book = self._book_for(reader)
             check_writable_target(target, force)
-            if reader.flags & FLAG_TREE:
-                with atomic_dir(target, force) as folder:
-                    warnings = extract_tree(reader, book, folder)
-                size = sum(e.size for e in reader.entries if e.type in (EntryType.FILE, EntryType.DUPLICATE))
-                return UnpackReport(target, size, time.perf_counter() - started, warnings)
-            entry = single_file_entry(reader)
-            with atomic_file(target, force) as sink:
-                extract_single(reader, book, sink)
+            check_free_space(target.absolute().parent, size, target)
+            with progress_bar(total=size, desc=source.name, disable=not progress) as bar:
+                if tree:
+                    with atomic_dir(target, force) as folder:
+                        warnings = extract_tree(reader, book, folder, bar.update, selected)
+                    return UnpackReport(target, size, time.perf_counter() - started, warnings)
+                with atomic_file(target, force) as sink:
+                    extract_single(reader, book, sink, bar.update)
             os.chmod(target, entry.mode & 0o777)
             os.utime(target, ns=(entry.mtime * 1_000_000_000,) * 2)
             return UnpackReport(target, entry.size, time.perf_counter() - started)
 
-    def test_archive(self, src: str | os.PathLike[str]) -> None:
+    def _unpack_dataset(
+        self,
+        source: Path,
+        target: Path,
+        force: bool,
+        members: list[str] | None,
+        allow_large: bool,
+        progress: bool,
+    ) -> UnpackReport:
+        """Extract every shard of a ``.mmcset`` manifest into one folder, atomically."""
+        started = time.perf_counter()
+        manifest = read_manifest(source)
+        union: dict[str, Entry] = {}  # every path once (folders may repeat across shards)
+        plan: list[tuple[Path, set[int] | None]] = []
+        found: set[str] = set()
+        size = 0
+        for shard in manifest.shards:
+            path = check_shard(manifest, shard)
+            with open(path, "rb") as stream:
+                reader = ContainerReader(stream)
+            if not reader.flags & FLAG_TREE:
+                raise CorruptArchive(f"shard {path} is not a folder archive")
+            for entry in reader.entries:
+                if entry.path in union and entry.type == union[entry.path].type == EntryType.DIR:
+                    continue
+                if entry.path in union:
+                    raise UnsafePath(f"entry {entry.path!r} appears in two shards")
+                union[entry.path] = entry
+            selected = None
+            if members is not None:
+                selected, named = matching_entries(reader.entries, members)
+                found |= named
+            size += check_expansion(reader, allow_large, selected)
+            plan.append((path, selected))
+        check_entries(list(union.values()))  # nothing under another shard's link or file
+        if members is not None:
+            check_members_found(members, found)
+        check_writable_target(target, force)
+        check_free_space(target.absolute().parent, size, target)
+        warnings: list[str] = []
+        with progress_bar(total=size, desc=source.name, disable=not progress) as bar:
+            with atomic_dir(target, force) as folder:
+                for path, selected in plan:
+                    if selected is not None and not selected:
+                        continue
+                    with open(path, "rb") as stream:
+                        reader = ContainerReader(stream)
+                        book = self._book_for(reader)
+                        warnings += extract_tree(reader, book, folder, bar.update, selected)
+        return UnpackReport(target, size, time.perf_counter() - started, warnings)
+
+    def test_archive(self, src: str | os.PathLike[str], *, allow_large: bool = False) -> None:
         """Decode everything and check every CRC and the content hash; writes nothing."""
+        if is_manifest(src):
+            manifest = read_manifest(src)
+            for shard in manifest.shards:
+                self.test_archive(check_shard(manifest, shard), allow_large=allow_large)
+            return
         with open(src, "rb") as stream:
             reader = ContainerReader(stream)
+            check_expansion(reader, allow_large)
             book = self._book_for(reader)
             content_hash = new_content_hash()
             for entry in reader.entries:
                 if entry.type == EntryType.FILE:
                     streams.unpack_stream(reader, entry, book, _NullSink(), content_hash)  # type: ignore[arg-type]
             if content_hash.digest() != reader.content_sha256:
-                from .errors import CorruptArchive
-
                 raise CorruptArchive("archive content hash does not match (damaged archive)")
 
     def list_archive(self, src: str | os.PathLike[str]) -> Listing:
+        if is_manifest(src):
+            return self._list_dataset(Path(src))
         with open(src, "rb") as stream:
             reader = ContainerReader(stream)
         entries = [
@@ -340,6 +562,77 @@ class Compressor:
             entries=entries,
             archive_bytes=reader.file_size,
         )
+
+    def _list_dataset(self, source: Path) -> Listing:
+        """A manifest's shards listed as one archive (sizes and hashes of the shards checked)."""
+        manifest = read_manifest(source)
+        entries: list[ListedEntry] = []
+        codecs: list[dict[str, Any]] = []
+        archive_bytes = 0
+        for shard in manifest.shards:
+            listing = self.list_archive(check_shard(manifest, shard))
+            entries += listing.entries
+            codecs += [codec for codec in listing.codecs if codec not in codecs]
+            archive_bytes += listing.archive_bytes
+        return Listing(
+            str(source),
+            True,
+            f"mmcset {len(manifest.shards)} shards",
+            codecs,
+            entries,
+            archive_bytes,
+        )
+
+
+def _same_paths(root: Path, entries: list[Entry]) -> None:
+    """InputError unless the folder holds exactly the archive's paths (nothing skipped or new)."""
+    skipped: list[str] = []
+    on_disk = {item.relpath for item in walk_tree(root, skipped)}
+    archived = {entry.path for entry in entries}
+    extra = sorted(on_disk - archived)
+    if skipped or extra:
+        what = skipped[0] if skipped else f"{extra[0]} is not in the archive"
+        raise InputError(f"{root} differs from its archive ({what})")
+    missing = sorted(archived - on_disk)
+    if missing:
+        raise CorruptArchive(f"archive does not match {root}: {missing[0]} is missing")
+
+
+def _same_content(path: Path, twin: Path) -> None:
+    try:
+        same = not path.is_symlink() and filecmp.cmp(path, twin, shallow=False)
+    except OSError:
+        same = False
+    if not same:
+        raise CorruptArchive(f"archive does not match {path}")
+
+
+class _Comparing(io.RawIOBase):
+    """A sink that checks what it is given against a file on disk, byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+        try:
+            self._original: BinaryIO = open(path, "rb")
+        except OSError as exc:
+            raise CorruptArchive(f"archive does not match {path}: {exc.strerror}") from None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if read_full(self._original, len(data)) != data:
+            raise CorruptArchive(f"archive does not match {self._path}")
+        return len(data)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None and self._original.read(1):
+                raise CorruptArchive(f"archive does not match {self._path}: the file is longer")
+        finally:
+            self._original.close()
+            self.close()
 
 
 class _NullSink(io.RawIOBase):
@@ -398,30 +691,56 @@ def decompress(blob: bytes) -> bytes:
     return _compressor(None).decompress(blob)
 
 
-def pack_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, level: int | None = None, force: bool = False, threads: int = 1, progress: bool = False) -> PackReport:
-    del threads, progress  # accepted now; parallel packing and progress bars arrive with issue 7
-    return _compressor(level).pack_file(src, dst, force=force)
+def pack_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None = None,
+    *,
+    level: int | None = None,
+    force: bool = False,
+    threads: int = 1,
+    progress: bool = False,
+    verify: bool = False,
+) -> PackReport:
+    return _compressor(level).pack_file(
+        src, dst, force=force, threads=threads, progress=progress, verify=verify
+    )
 
 
-def pack_stream(source: BinaryIO, sink: BinaryIO, *, name: str = "", level: int | None = None) -> PackReport:
+def verify_archive(archive: str | os.PathLike[str], original: str | os.PathLike[str]) -> None:
+    """Decode ``archive`` and compare it with ``original``; CorruptArchive on any difference."""
+    _compressor(None).verify_archive(archive, original)
+
+
+def pack_stream(
+    source: BinaryIO, sink: BinaryIO, *, name: str = "", level: int | None = None
+) -> PackReport:
     return _compressor(level).pack_stream(source, sink, name=name)
 
 
-def unpack_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *, force: bool = False, progress: bool = False) -> UnpackReport:
-    del progress
-    return _compressor(None).unpack_file(src, dst, force=force)
+def unpack_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    members: list[str] | None = None,
+    allow_large: bool = False,
+) -> UnpackReport:
+    return _compressor(None).unpack_file(
+        src, dst, force=force, members=members, allow_large=allow_large, progress=progress
+    )
 
 
-def unpack_stream(source: BinaryIO, sink: BinaryIO) -> UnpackReport:
-    return _compressor(None).unpack_stream(source, sink)
+def unpack_stream(source: BinaryIO, sink: BinaryIO, *, allow_large: bool = False) -> UnpackReport:
+    return _compressor(None).unpack_stream(source, sink, allow_large=allow_large)
 
 
 def list_archive(src: str | os.PathLike[str]) -> Listing:
     return _compressor(None).list_archive(src)
 
 
-def test_archive(src: str | os.PathLike[str]) -> None:
-    _compressor(None).test_archive(src)
+def test_archive(src: str | os.PathLike[str], *, allow_large: bool = False) -> None:
+    _compressor(None).test_archive(src, allow_large=allow_large)
 
 
 test_archive.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
@@ -435,7 +754,22 @@ def installed_models() -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "ARCHIVE_SUFFIX", "DEFAULT_LEVEL", "Compressor", "Listing", "MmcError", "PackReport",
-    "UnpackReport", "compress", "decompress", "installed_models", "list_archive", "pack_file",
-    "pack_stream", "test_archive", "unpack_file", "unpack_stream", "__version__",
+    "ARCHIVE_SUFFIX",
+    "DEFAULT_LEVEL",
+    "Compressor",
+    "Listing",
+    "MmcError",
+    "PackReport",
+    "UnpackReport",
+    "compress",
+    "decompress",
+    "installed_models",
+    "list_archive",
+    "pack_file",
+    "pack_stream",
+    "test_archive",
+    "unpack_file",
+    "unpack_stream",
+    "verify_archive",
+    "__version__",
 ]

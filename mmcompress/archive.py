@@ -12,6 +12,7 @@ are created last and only when they stay inside the target, and no special files
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -20,35 +21,71 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
+from . import parallel
 from .container import ContainerReader, ContainerWriter, Entry, EntryType
 from .detect import detect
-from .errors import CorruptArchive, InputError, UnsafePath
+from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
 from .levels import LevelRecipe
-from .streams import CodecBook, new_content_hash, pack_stream, unpack_stream
+from .progress import Progress, progress
+from .streams import CodecBook, new_content_hash, read_full, unpack_stream
 
 _HEAD_BYTES = 4096
 _HASH_CHUNK = 1 << 20
 PERMISSION_BITS = 0o777
 
+#: Deepest folder nesting packed or extracted (the format allows 4096-byte paths, ~2000 levels,
+#: which no real tree needs and which break tools that recurse).
+MAX_PATH_DEPTH = 256
+#: Any archive may expand to this many bytes; beyond it, at most MAX_EXPANSION_RATIO times its
+#: own size (a real bomb: 64 MiB zstd blocks of zeros, or a million duplicates of one big file).
+FREE_EXPANSION_BYTES = 1 << 30
+MAX_EXPANSION_RATIO = 1000
+#: Files at least this big get a progress bar of their own (beside the overall one).
+FILE_BAR_BYTES = 4 << 20
+
 ProgressFn = Callable[[int], None]
 
 
-@dataclass
-class TreeItem:
-    """A path found while walking a folder, before it becomes an entry."""
+class StatSnapshot(NamedTuple):
+    """The few ``os.stat`` fields packing needs (a full stat result is ~5x bigger)."""
 
+    st_mode: int
+    st_size: int
+    st_mtime_ns: int
+    st_dev: int
+    st_ino: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> StatSnapshot:
+        return cls(st.st_mode, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+
+#: What :func:`check_unchanged` compares: a full stat result or a snapshot.
+StatLike = os.stat_result | StatSnapshot
+
+
+@dataclass(slots=True)
+class TreeItem:
+    """A path found while walking a folder, before it becomes an entry (kept small: a folder of
+    a million files holds a million of these)."""
+
+    root: Path
     relpath: str
-    path: Path
     kind: EntryType
-    st: os.stat_result
+    st: StatSnapshot
     link_target: str = ""
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.relpath
 
 
 @dataclass
 class PackOutcome:
     input_bytes: int = 0
+    files: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -65,17 +102,46 @@ def walk_tree(root: Path, warnings: list[str]) -> Iterator[TreeItem]:
         for name in names:
             path = folder / name
             relpath = path.relative_to(root).as_posix()
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                yield TreeItem(relpath, path, EntryType.SYMLINK, st, os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                yield TreeItem(relpath, path, EntryType.DIR, st)
-                subfolders.append(path)
-            elif stat.S_ISREG(st.st_mode):
-                yield TreeItem(relpath, path, EntryType.FILE, st)
-            else:
+            item = tree_item(root, relpath)
+            if item is None:
                 warnings.append(f"skipped {relpath}: not a regular file, folder or link")
+            elif item.kind == EntryType.DIR:
+                if relpath.count("/") >= MAX_PATH_DEPTH - 1:
+                    warnings.append(
+                        f"skipped {relpath[:60]}...: nested deeper than {MAX_PATH_DEPTH} folders"
+                    )
+                    continue
+                yield item
+                subfolders.append(path)
+            else:
+                yield item
         stack.extend(reversed(subfolders))
+
+
+def tree_item(root: Path, relpath: str) -> TreeItem | None:
+    """The item at ``root/relpath`` (not following a final link); None for special files."""
+    path = root / relpath
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        return TreeItem(root, relpath, EntryType.SYMLINK, StatSnapshot.of(st), os.readlink(path))
+    if stat.S_ISDIR(st.st_mode):
+        return TreeItem(root, relpath, EntryType.DIR, StatSnapshot.of(st))
+    if stat.S_ISREG(st.st_mode):
+        return TreeItem(root, relpath, EntryType.FILE, StatSnapshot.of(st))
+    return None
+
+
+def listed_items(root: Path, relpaths: list[str], warnings: list[str]) -> Iterator[TreeItem]:
+    """The items named by ``relpaths`` (relative to ``root``; a folder is an entry, not its contents)."""
+    for relpath in relpaths:
+        item = tree_item(root, str(safe_relpath(relpath)))
+        if item is None:
+            warnings.append(f"skipped {relpath}: not a regular file, folder or link")
+        else:
+            yield item
 
 
 def _file_digest(path: Path) -> bytes:
@@ -117,24 +183,91 @@ def _find_duplicates(items: list[TreeItem]) -> dict[int, int]:
     return duplicates
 
 
-def _mtime(st: os.stat_result) -> int:
+def _mtime(st: StatLike) -> int:
     return st.st_mtime_ns // 1_000_000_000
 
 
-def pack_file_entry(
-    source: BinaryIO,
-    writer: ContainerWriter,
-    book: CodecBook,
-    recipe: LevelRecipe,
-    entry: Entry,
-    on_progress: ProgressFn | None = None,
-) -> Entry:
-    """Detect the modality from the first block, then code the whole stream into ``writer``."""
-    from .streams import read_full
+def check_unchanged(path: Path, before: StatLike, after: StatLike, read_bytes: int) -> None:
+    """InputError unless a file read to its end still has the size and mtime it had before."""
+    if (
+        read_bytes != before.st_size
+        or after.st_size != before.st_size
+        or after.st_mtime_ns != before.st_mtime_ns
+    ):
+        raise InputError(f"{path} changed while it was being packed")
 
-    first = read_full(source, recipe.block_size)
-    entry.modality = int(detect(entry.path, first[:_HEAD_BYTES]))
-    return pack_stream(source, writer, book, recipe, entry, first_block=first, on_progress=on_progress)
+
+@dataclass
+class _Piece:
+    """One step of writing a tree, in archive order: a block of ``entry`` or (raw empty) its end."""
+
+    entry: Entry
+    raw: bytes = b""
+    file_size: int = 0  # the file's size when walked (for its progress bar)
+
+
+@dataclass
+class _Batch:
+    pieces: list[_Piece] = field(default_factory=list)
+    raw_bytes: int = 0
+
+    def blocks(self) -> list[tuple[bytes, int]]:
+        return [(piece.raw, piece.entry.modality) for piece in self.pieces if piece.raw]
+
+
+def _tree_pieces(
+    items: list[TreeItem], duplicates: dict[int, int], recipe: LevelRecipe
+) -> Iterator[_Piece]:
+    """Read the tree in order: every file's blocks, then each entry's end (entries in item order)."""
+    for position, item in enumerate(items):
+        mode = stat.S_IMODE(item.st.st_mode) & PERMISSION_BITS
+        entry = Entry(path=item.relpath, type=item.kind, mode=mode, mtime=_mtime(item.st))
+        if item.kind == EntryType.SYMLINK:
+            entry.link_target = item.link_target
+        elif position in duplicates:
+            entry.type = EntryType.DUPLICATE
+            entry.duplicate_of = duplicates[position]  # entry numbers are item positions
+            entry.size = item.st.st_size
+            try:  # its content was compared when duplicates were found: still the same file?
+                now = os.lstat(item.path)
+            except OSError as exc:
+                raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
+            check_unchanged(item.path, item.st, now, item.st.st_size)
+        elif item.kind == EntryType.FILE:
+            yield from _file_pieces(item, entry, recipe)
+        yield _Piece(entry)
+
+
+def _file_pieces(item: TreeItem, entry: Entry, recipe: LevelRecipe) -> Iterator[_Piece]:
+    try:
+        source = open(item.path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
+    with source:
+        read_bytes = 0
+        try:
+            raw = read_full(source, recipe.block_size)
+            entry.modality = int(detect(entry.path, raw[:_HEAD_BYTES]))
+            while raw:
+                read_bytes += len(raw)
+                yield _Piece(entry, raw, item.st.st_size)
+                raw = read_full(source, recipe.block_size)
+            after = os.fstat(source.fileno())
+        except OSError as exc:
+            raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
+    check_unchanged(item.path, item.st, after, read_bytes)
+
+
+def _batched(pieces: Iterator[_Piece], batch_bytes: int) -> Iterator[_Batch]:
+    batch = _Batch()
+    for piece in pieces:
+        batch.pieces.append(piece)
+        batch.raw_bytes += len(piece.raw)
+        if batch.raw_bytes >= batch_bytes:
+            yield batch
+            batch = _Batch()
+    if batch.pieces:
+        yield batch
 
 
 def pack_tree(
@@ -142,35 +275,71 @@ def pack_tree(
     writer: ContainerWriter,
     book: CodecBook,
     recipe: LevelRecipe,
-    on_progress: ProgressFn | None = None,
+    *,
+    relpaths: list[str] | None = None,
+    workers: int = 1,
+    show_progress: bool = False,
 ) -> PackOutcome:
-    """Add every item under ``root`` to ``writer`` (entries and blocks); returns totals/warnings."""
+    """Add every item under ``root`` (or only ``relpaths``, in that order) to ``writer`` (entries
+    and blocks); returns totals/warnings.
+
+    With ``workers`` > 1 blocks are coded in a process pool (:mod:`.parallel`); the archive is
+    the same for any worker count.
+    """
     outcome = PackOutcome()
-    items = list(walk_tree(root, outcome.warnings))
+    if relpaths is None:
+        items = list(walk_tree(root, outcome.warnings))
+    else:
+        items = list(listed_items(root, relpaths, outcome.warnings))
+    for item in items:
+        if item.kind == EntryType.SYMLINK and not link_stays_inside(item.relpath, item.link_target):
+            outcome.warnings.append(
+                f"{item.relpath}: link points outside the folder; unpack will skip it"
+            )
     duplicates = _find_duplicates(items)
-    entry_number: dict[int, int] = {}
-    for position, item in enumerate(items):
-        mode = stat.S_IMODE(item.st.st_mode) & PERMISSION_BITS
-        entry = Entry(path=item.relpath, type=item.kind, mode=mode, mtime=_mtime(item.st))
-        if item.kind == EntryType.SYMLINK:
-            entry.link_target = item.link_target
-            if not link_stays_inside(item.relpath, item.link_target):
-                outcome.warnings.append(f"{item.relpath}: link points outside the folder; unpack will skip it")
-        elif position in duplicates:
-            entry.type = EntryType.DUPLICATE
-            entry.duplicate_of = entry_number[duplicates[position]]
-            entry.size = item.st.st_size
-            outcome.input_bytes += item.st.st_size
-        elif item.kind == EntryType.FILE:
-            try:
-                with open(item.path, "rb") as source:
-                    pack_file_entry(source, writer, book, recipe, entry, on_progress)
-            except OSError as exc:
-                raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
-            if entry.size != os.stat(item.path).st_size:
-                raise InputError(f"{item.path} changed while it was being packed")
-            outcome.input_bytes += entry.size
-        entry_number[position] = writer.add_entry(entry)
+    to_code = sum(
+        item.st.st_size
+        for position, item in enumerate(items)
+        if item.kind == EntryType.FILE and position not in duplicates
+    )
+    pieces = _tree_pieces(items, duplicates, recipe)
+    # A pool costs a second or two to start: worth it only when there is more than a batch to code.
+    pool_workers = workers if to_code > parallel.BATCH_BYTES else 1
+    with (
+        parallel.BlockPool(book, recipe, pool_workers) as pool,
+        progress(total=to_code, desc=root.name, disable=not show_progress) as overall,
+    ):
+        file_bar: Progress | None = None
+        for batch, encoded in pool.map_ordered(_batched(pieces, parallel.BATCH_BYTES)):
+            coded = iter(encoded)
+            for piece in batch.pieces:
+                entry = piece.entry
+                if piece.raw:
+                    kind, codec, payload = next(coded)
+                    if not entry.block_count:
+                        entry.first_block = writer.offset
+                        if show_progress and piece.file_size >= FILE_BAR_BYTES:
+                            file_bar = progress(total=piece.file_size, desc=entry.path)
+                    writer.write_block(kind, codec, piece.raw, payload)
+                    entry.block_count += 1
+                    entry.size += len(piece.raw)
+                    overall.update(len(piece.raw))
+                    if file_bar is not None:
+                        file_bar.update(len(piece.raw))
+                    continue
+                if entry.type == EntryType.FILE:
+                    entry.packed_size = (
+                        writer.offset - entry.first_block if entry.block_count else 0
+                    )
+                    if not entry.block_count:
+                        entry.first_block = 0
+                if entry.type in (EntryType.FILE, EntryType.DUPLICATE):
+                    outcome.input_bytes += entry.size
+                    outcome.files += 1
+                if file_bar is not None:
+                    file_bar.close()
+                    file_bar = None
+                writer.add_entry(entry)
     return outcome
 
 
@@ -200,6 +369,10 @@ def check_entries(entries: list[Entry]) -> None:
     seen: dict[str, EntryType] = {}
     for entry in entries:
         path = str(safe_relpath(entry.path))
+        if path.count("/") >= MAX_PATH_DEPTH:
+            raise UnsafePath(
+                f"archive entry {path[:60]!r}... nests deeper than {MAX_PATH_DEPTH} folders"
+            )
         if path in seen:
             raise UnsafePath(f"archive holds the entry {path!r} twice")
         seen[path] = entry.type
@@ -208,8 +381,54 @@ def check_entries(entries: list[Entry]) -> None:
         while parent:
             kind = seen.get(parent)
             if kind is not None and kind != EntryType.DIR:
-                raise UnsafePath(f"archive entry {path!r} lies under {parent!r}, which is not a folder")
+                raise UnsafePath(
+                    f"archive entry {path!r} lies under {parent!r}, which is not a folder"
+                )
             parent = posixpath.dirname(parent)
+
+
+def expanded_size(entries: list[Entry], selected: set[int] | None = None) -> int:
+    """Bytes extraction would write: every file, and every duplicate again (it is a copy)."""
+    return sum(
+        e.size
+        for n, e in enumerate(entries)
+        if e.type in (EntryType.FILE, EntryType.DUPLICATE) and (selected is None or n in selected)
+    )
+
+
+def check_expansion(
+    reader: ContainerReader, allow_large: bool = False, selected: set[int] | None = None
+) -> int:
+    """Refuse a decompression bomb before anything is decoded; returns the bytes to be written.
+
+    The declared output is bounded by the container only loosely (64 MiB per block, any number
+    of duplicates). Above :data:`FREE_EXPANSION_BYTES`, an archive may expand at most
+    :data:`MAX_EXPANSION_RATIO` times its own size unless ``allow_large`` (``--allow-large``).
+    """
+    total = expanded_size(reader.entries, selected)
+    limit = max(FREE_EXPANSION_BYTES, MAX_EXPANSION_RATIO * reader.file_size)
+    if total > limit and not allow_large:
+        raise LimitExceeded(
+            f"archive of {reader.file_size} bytes would expand to {total} bytes "
+            f"(more than {MAX_EXPANSION_RATIO}:1 and above {FREE_EXPANSION_BYTES >> 30} GiB); "
+            "use --allow-large if you trust it"
+        )
+    return total
+
+
+def check_free_space(folder: Path, needed: int, target: Path) -> None:
+    """Fail before writing when ``folder``'s file system cannot hold ``needed`` more bytes."""
+    try:
+        fs = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return  # unknown: let the writes tell
+    free = fs.f_bavail * fs.f_frsize
+    if needed > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device (needs {needed} bytes, {free} free)",
+            str(target),
+        )
 
 
 def _restore_times(path: Path, mtime: int, follow: bool = True) -> None:
@@ -220,53 +439,85 @@ def _restore_times(path: Path, mtime: int, follow: bool = True) -> None:
         pass
 
 
+def matching_entries(entries: list[Entry], members: list[str]) -> tuple[set[int], set[str]]:
+    """Entry numbers named by ``members`` (a path, or a folder and everything under it), and
+    the members that named something."""
+    wanted = {member.strip("/") for member in members}
+    chosen: set[int] = set()
+    found: set[str] = set()
+    for number, entry in enumerate(entries):
+        for member in wanted:
+            if entry.path == member or entry.path.startswith(member + "/"):
+                chosen.add(number)
+                found.add(member)
+    return chosen, found
+
+
+def check_members_found(members: list[str], found: set[str]) -> None:
+    missing = sorted({member.strip("/") for member in members} - found)
+    if missing:
+        raise InputError(f"archive has no entry {missing[0]!r}")
+
+
+def select_entries(entries: list[Entry], members: list[str]) -> set[int]:
+    """Entry numbers named by ``members``; InputError if one names nothing."""
+    chosen, found = matching_entries(entries, members)
+    check_members_found(members, found)
+    return chosen
+
+
 def extract_tree(
     reader: ContainerReader,
     book: CodecBook,
     destination: Path,
     on_progress: ProgressFn | None = None,
+    selected: set[int] | None = None,
 ) -> list[str]:
-    """Write every entry under ``destination`` (an empty folder); returns warnings.
+    """Write the entries (all, or the ``selected`` numbers) under ``destination`` (an empty
+    folder); returns warnings. Only the chosen entries' blocks are read and decoded.
 
     Raises CorruptArchive / UnsafePath on any problem; the caller discards ``destination`` then.
     """
     entries = reader.entries
     check_entries(entries)
+    chosen = [(n, e) for n, e in enumerate(entries) if selected is None or n in selected]
     warnings: list[str] = []
-    content_hash = new_content_hash()
+    content_hash = new_content_hash() if selected is None else None  # covers every block
     written: dict[int, Path] = {}
-    for number, entry in enumerate(entries):
+    for number, entry in chosen:
         path = destination / safe_relpath(entry.path)
         if entry.type == EntryType.DIR:
             path.mkdir(parents=True, exist_ok=True)
-        elif entry.type == EntryType.FILE:
+        elif entry.type in (EntryType.FILE, EntryType.DUPLICATE):
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "xb") as sink:
-                unpack_stream(reader, entry, book, sink, content_hash, on_progress)
+            original = entry.duplicate_of if entry.type == EntryType.DUPLICATE else number
+            if original in written:  # a copy, never a hard link: the files stay independent
+                shutil.copyfile(written[original], path)
+            else:
+                with open(path, "xb") as sink:
+                    unpack_stream(reader, entries[original], book, sink, content_hash, on_progress)
             os.chmod(path, entry.mode & PERMISSION_BITS)
             written[number] = path
-        elif entry.type == EntryType.DUPLICATE:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(written[entry.duplicate_of], path)
-            os.chmod(path, entry.mode & PERMISSION_BITS)
-            written[number] = path
-    if content_hash.digest() != reader.content_sha256:
+            written.setdefault(original, path)
+    if content_hash is not None and content_hash.digest() != reader.content_sha256:
         raise CorruptArchive("archive content hash does not match (damaged archive)")
     # Links last, so that no file is ever written through one; then times and folder modes.
-    for entry in entries:
+    for _, entry in chosen:
         if entry.type != EntryType.SYMLINK:
             continue
         if not link_stays_inside(entry.path, entry.link_target):
-            warnings.append(f"skipped link {entry.path} -> {entry.link_target}: it leaves the target")
+            warnings.append(
+                f"skipped link {entry.path} -> {entry.link_target}: it leaves the target"
+            )
             continue
         path = destination / safe_relpath(entry.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(entry.link_target, path)
         _restore_times(path, entry.mtime, follow=False)
-    for entry in entries:
+    for _, entry in chosen:
         if entry.type in (EntryType.FILE, EntryType.DUPLICATE):
             _restore_times(destination / safe_relpath(entry.path), entry.mtime)
-    for entry in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
+    for _, entry in sorted(chosen, key=lambda item: item[1].path.count("/"), reverse=True):
         if entry.type == EntryType.DIR:
             path = destination / safe_relpath(entry.path)
             os.chmod(path, (entry.mode & PERMISSION_BITS) | stat.S_IRWXU)

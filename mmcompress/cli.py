@@ -5,6 +5,7 @@
     mmcompress list X.mmc [--json]      entries, sizes, ratios, modalities
     mmcompress test X.mmc               full decode and verification, writes nothing
     mmcompress bench ...                benchmarks (mmcompress.bench)
+    mmcompress explain FILE... [...]    where the bits go, per model (mmcompress.explain)
     mmcompress models [--json]          installed models
 
 Conventions users bring from zstd and xz: data only on stdout, messages only on stderr; every
@@ -22,8 +23,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +45,7 @@ SUFFIX = ".mmc"
 STDIO = "-"
 
 EXIT_OK, EXIT_ERROR, EXIT_WARNING, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
 MIN_LEVEL, MAX_LEVEL = 1, 9
 
 # Verbosity: -q → QUIET (errors only), default NORMAL, -v → VERBOSE (per-file stats, tracebacks).
@@ -222,12 +226,15 @@ def _display(name: str) -> str:
 
 
 def cmd_pack(args: argparse.Namespace, console: Console) -> None:
+    check_device(args.device, console)
     api = _api()
     inputs: list[str] = args.inputs
     _check_output_options(args, inputs)
     level = args.level  # None: the API default
     threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
     summary: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    any_folder = any(Path(name).is_dir() for name in inputs if name != STDIO)
 
     for name in inputs:
         with _reported(console) as outcome:
@@ -237,8 +244,24 @@ def cmd_pack(args: argparse.Namespace, console: Console) -> None:
         if outcome.failed:
             summary.append({"input": name, "ok": False})
 
+    if (len(inputs) > 1 or any_folder) and any(record.get("ok") for record in summary):
+        console.info(summary_line(summary, time.perf_counter() - started))
     if args.json:
         _print_json(summary)
+
+
+def summary_line(records: list[dict[str, Any]], seconds: float) -> str:
+    """The line ending a folder or multi-input pack: files, bytes in -> out, ratio, time."""
+    done = [record for record in records if record.get("ok")]
+    files = sum(record.get("files", 1) for record in done)
+    size = sum(record["input_bytes"] for record in done)
+    packed = sum(record["output_bytes"] for record in done)
+    failed = len(records) - len(done)
+    return (
+        f"{PROG}: {files} file{'s' if files != 1 else ''}, {human_bytes(size)} -> "
+        f"{human_bytes(packed)} (ratio {ratio_text(size, packed)}), {seconds:.2f} s"
+        + (f", {failed} failed" if failed else "")
+    )
 
 
 def _pack_one(
@@ -286,7 +309,13 @@ def _pack_one(
 
     destination = Path(args.output) if args.output is not None else None
     report = api.pack_file(
-        source, destination, level=level, force=args.force, threads=threads, progress=show_progress
+        source,
+        destination,
+        level=level,
+        force=args.force,
+        threads=threads,
+        progress=show_progress,
+        verify=args.rm,  # --rm: checked against the input before the archive gets its name
     )
     return _finish_pack(report, name, console, args, removable=True)
 
@@ -308,7 +337,8 @@ def _finish_pack(
     )
     removed = False
     if args.rm and removable and output is not None:
-        _verify_before_removing(Path(output), Path(name))
+        if not getattr(report, "verified", False):
+            _verify_before_removing(Path(output), Path(name))
         _remove_path(Path(name))
         removed = True
         console.detail(f"{name}: removed")
@@ -320,6 +350,7 @@ def _finish_pack(
         "seconds": round(report.seconds, 6),
         "warnings": list(report.warnings),
         "removed": removed,
+        "files": getattr(report, "files", 1),
         "ok": True,
     }
 
@@ -346,6 +377,7 @@ def _remove_path(path: Path) -> None:
 
 
 def cmd_unpack(args: argparse.Namespace, console: Console) -> None:
+    check_device(args.device, console)
     api = _api()
     _check_output_options(args, args.inputs)
     summary: list[dict[str, Any]] = []
@@ -367,13 +399,20 @@ def _unpack_one(
     if name == STDIO:
         refuse_terminal_stdin(args.force)
         if to_stdout:
-            report = api.unpack_stream(_stdin_binary(), _stdout_binary())
+            report = api.unpack_stream(
+                _stdin_binary(), _stdout_binary(), allow_large=args.allow_large
+            )
             _stdout_binary().flush()
         else:
             # Spooled to a file so folder archives work too, and mode and mtime are restored.
             with spooled_stdin(args.force) as spool:
                 report = api.unpack_file(
-                    spool, Path(args.output), force=args.force, progress=show_progress
+                    spool,
+                    Path(args.output),
+                    force=args.force,
+                    progress=show_progress,
+                    members=args.entry,
+                    allow_large=args.allow_large,
                 )
         return _finish_unpack(report, name, None, console, args, removable=False)
 
@@ -382,13 +421,21 @@ def _unpack_one(
     packed_bytes = source.stat().st_size
     if to_stdout:
         with open(source, "rb") as stream:
-            report = api.unpack_stream(stream, _stdout_binary())
+            report = api.unpack_stream(stream, _stdout_binary(), allow_large=args.allow_large)
         _stdout_binary().flush()
         return _finish_unpack(report, name, packed_bytes, console, args, removable=False)
 
     destination = Path(args.output) if args.output is not None else None
-    report = api.unpack_file(source, destination, force=args.force, progress=show_progress)
-    return _finish_unpack(report, name, packed_bytes, console, args, removable=True)
+    report = api.unpack_file(
+        source,
+        destination,
+        force=args.force,
+        progress=show_progress,
+        members=args.entry,
+        allow_large=args.allow_large,
+    )
+    # A partial extraction (--entry) never removes the archive.
+    return _finish_unpack(report, name, packed_bytes, console, args, removable=args.entry is None)
 
 
 def _finish_unpack(
@@ -541,11 +588,12 @@ def _refuse_directory(path: Path) -> None:
 
 
 def cmd_test(args: argparse.Namespace, console: Console) -> None:
+    check_device(args.device, console)
     api = _api()
     for name in args.inputs:
         started = time.perf_counter()
         with _reported(console), _archive_path(name) as path:
-            api.test_archive(path)
+            api.test_archive(path, allow_large=args.allow_large)
             console.info(f"{_display(name)}: OK ({time.perf_counter() - started:.2f} s)")
 
 
@@ -623,6 +671,35 @@ def _add_verbosity(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where predictors run; the archive bytes are the same on either",
+    )
+
+
+def check_device(device: str, console: Console) -> None:
+    """``--device cuda`` needs a CUDA device; the built-in predictors still code on the CPU."""
+    if device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise MmcError("--device cuda: no CUDA device is available here")
+    console.warn("--device cuda: the built-in predictors have no GPU path yet; coding on the CPU")
+
+
+def _add_allow_large(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="accept archives that expand beyond 1 GiB and 1000x their size (decompression "
+        "bomb guard)",
+    )
+
+
 def _add_output_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "-o", "--output", metavar="OUT", help=f"name of the {what} (one input only)"
@@ -678,6 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes for folders (0: one per core); the archive is the same for any N",
     )
+    _add_device(pack)
     _add_verbosity(pack, suppress=True)
 
     unpack = commands.add_parser(
@@ -689,6 +767,15 @@ def build_parser() -> argparse.ArgumentParser:
     unpack.add_argument("inputs", nargs="+", metavar="X.mmc|-")
     _add_output_options(unpack, "restored file or folder")
     unpack.add_argument("--rm", action="store_true", help="remove each archive after success")
+    unpack.add_argument(
+        "--entry",
+        action="append",
+        metavar="PATH",
+        help="extract only this entry of a folder archive (a folder brings its contents); "
+        "repeatable; the other entries are not decoded",
+    )
+    _add_allow_large(unpack)
+    _add_device(unpack)
     _add_verbosity(unpack, suppress=True)
 
     listing = commands.add_parser("list", help="list an archive's entries")
@@ -698,12 +785,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     test = commands.add_parser("test", help="decode and verify archives, writing nothing")
     test.add_argument("inputs", nargs="+", metavar="X.mmc|-")
+    _add_allow_large(test)
+    _add_device(test)
     _add_verbosity(test, suppress=True)
 
     commands.add_parser(
         "bench",
         help="run benchmarks (see 'mmcompress bench -h')",
         add_help=False,
+    )
+    commands.add_parser(
+        "explain", help="where the bits go (see 'mmcompress explain -h')", add_help=False
     )
 
     models = commands.add_parser("models", help="list installed models")
@@ -735,10 +827,10 @@ def _threads_type(text: str) -> int:
 _GLOBAL_FLAGS = {"-q", "--quiet", "-v", "--verbose", "-vv", "-qq"}
 
 
-def _bench_arguments(argv: Sequence[str]) -> list[str] | None:
-    """Everything after ``bench`` when the command is bench (global -q/-v may come first)."""
+def _bench_arguments(argv: Sequence[str], command: str = "bench") -> list[str] | None:
+    """Everything after ``command`` when it is the command (global -q/-v may come first)."""
     for index, word in enumerate(argv):
-        if word == "bench":
+        if word == command:
             return list(argv[index + 1 :])
         if word not in _GLOBAL_FLAGS:
             return None
@@ -758,10 +850,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the script calls ``sys.exit`` with it)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     console = Console()
+    previous_sigterm = _catch_sigterm()
     try:
         bench_args = _bench_arguments(argv)
         if bench_args is not None:
             return run_bench(bench_args)
+        explain_args = _bench_arguments(argv, "explain")
+        if explain_args is not None:
+            from .explain import main as explain_main
+
+            return explain_main(explain_args)
 
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -773,6 +871,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress_module.set_enabled(False)
         COMMANDS[args.command](args, console)
         return console.status
+    except Terminated:
+        _say(f"{PROG}: terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _say(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
@@ -786,8 +887,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.failure(exc)
         return EXIT_ERROR
     finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
             sys.stdout.flush()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception: outputs are cleaned up exactly as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _catch_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def _silence_stdout() -> None:

@@ -38,6 +38,8 @@ MAX_BLOCK_RAW_BYTES = 64 << 20
 MAX_BLOCK_EXPANSION_BYTES = 1 << 16
 MAX_INDEX_BYTES = 256 << 20
 MAX_PATH_BYTES = 4096
+#: Entries one archive may hold: bounds the memory of opening a hostile index (~1 KB each).
+MAX_ENTRIES = 1_000_000
 MAX_VARINT_BYTES = 10
 
 _HEADER_FIXED = struct.Struct("<8sBBHI")  # signature, major, minor, flags, meta length
@@ -232,6 +234,8 @@ class ContainerWriter:
 
     def add_entry(self, entry: Entry) -> int:
         """Record an entry for the index; returns its index number."""
+        if len(self.entries) >= MAX_ENTRIES:
+            raise LimitExceeded(f"an archive holds at most {MAX_ENTRIES} entries")
         self.entries.append(entry)
         return len(self.entries) - 1
 
@@ -351,6 +355,8 @@ class ContainerReader:
         count = cursor.varint()
         if count > cursor.remaining() // 4:  # every entry takes at least 4 bytes
             raise CorruptArchive("archive index declares more entries than it holds")
+        if count > MAX_ENTRIES:
+            raise LimitExceeded(f"archive holds {count} entries (limit {MAX_ENTRIES})")
         entries: list[Entry] = []
         blocks_end = self.index_offset - 1
         for number in range(count):

@@ -1,0 +1,182 @@
+"""Coding blocks in worker processes: an ordered map with a bounded window over a process pool.
+
+Packing reads its inputs in one order (the archive's), cuts them into blocks and groups the blocks
+into small batches (:data:`BATCH_BYTES`); a pool of worker processes codes the batches, and the
+results are consumed strictly in submission order::
+
+    reader (main) ──► batch 0, 1, 2 … ──► workers (encode_stream_block) ──► writer (main), in order
+
+Each block is coded on its own (a predictor session lives for one block), so the bytes written
+are the same whichever process coded a block: the archive is identical for any worker count,
+including 1, where the batches are coded inline with no pool at all. At most ``window`` batches
+are in flight, so memory stays bounded however large the input.
+
+Workers ignore SIGINT: Ctrl-C reaches the main process, which terminates the pool and lets the
+atomic writer remove the half-written output. A worker that dies (killed, out of memory) breaks
+the pool; the pack fails with an error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Protocol, TypeVar
+
+from .detect import Modality
+from .errors import MmcError
+from .levels import LevelRecipe
+from .streams import CodecBook, EncodedBlock, encode_stream_block
+
+#: Blocks are sent to workers in batches of about this many raw bytes (small files share one).
+BATCH_BYTES = 1 << 20
+#: Batches in flight per worker: enough to keep every worker busy while the writer catches up.
+BATCHES_PER_WORKER = 2
+
+#: One block to code: its raw bytes and the modality (an int, cheap to send).
+BlockTask = tuple[bytes, int]
+
+
+class Batch(Protocol):
+    """Anything that can list the blocks it wants coded, in order."""
+
+    def blocks(self) -> list[BlockTask]: ...
+
+
+B = TypeVar("B", bound=Batch)
+
+
+def resolve_workers(threads: int) -> int:
+    """``-T`` semantics: 0 means one worker per core; never fewer than 1."""
+    if threads <= 0:
+        return max(1, os.cpu_count() or 1)
+    return threads
+
+
+def encode_blocks(
+    book: CodecBook, recipe: LevelRecipe, blocks: list[BlockTask]
+) -> list[EncodedBlock]:
+    return [encode_stream_block(raw, book, recipe, Modality(modality)) for raw, modality in blocks]
+
+
+class _OneBlock:
+    def __init__(self, raw: bytes, modality: int) -> None:
+        self.raw = raw
+        self.modality = modality
+
+    def blocks(self) -> list[BlockTask]:
+        return [(self.raw, self.modality)]
+
+
+# --- the worker side ----------------------------------------------------------------------------
+
+_worker_state: tuple[CodecBook, LevelRecipe] | None = None
+
+
+#: How often a worker checks that its parent is still alive (a SIGKILLed parent cannot stop it).
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _init_worker(recipe: LevelRecipe, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    global _worker_state
+    _worker_state = (CodecBook.for_recipe(recipe), recipe)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:  # checked at once too: the parent may die while we start
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _encode_in_worker(blocks: list[BlockTask]) -> list[EncodedBlock]:
+    assert _worker_state is not None, "worker was not initialised"
+    book, recipe = _worker_state
+    return encode_blocks(book, recipe, blocks)
+
+
+# --- the parent side ----------------------------------------------------------------------------
+
+
+class BlockPool:
+    """Codes batches of blocks, inline (1 worker) or in a process pool; use as a context manager."""
+
+    def __init__(self, book: CodecBook, recipe: LevelRecipe, workers: int = 1) -> None:
+        self.book = book
+        self.recipe = recipe
+        self.workers = max(1, workers)
+        self.window = BATCHES_PER_WORKER * self.workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> BlockPool:
+        if self.workers > 1:
+            # spawn, not fork: the parent may hold threads (progress bars, numba, torch) whose
+            # locks a forked child would inherit in a taken state.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.recipe, os.getpid()),
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if exc_type is None:
+            executor.shutdown(wait=True)
+            return
+        # Failing or interrupted: do not wait for blocks nobody will write.
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+
+    def map_ordered(self, batches: Iterable[B]) -> Iterator[tuple[B, list[EncodedBlock]]]:
+        """Each batch with its coded blocks, in the order given; at most ``window`` in flight."""
+        if self._executor is None:
+            for batch in batches:
+                yield batch, encode_blocks(self.book, self.recipe, batch.blocks())
+            return
+        pending: deque[tuple[B, Future[list[EncodedBlock]]]] = deque()
+        for batch in batches:
+            pending.append((batch, self._executor.submit(_encode_in_worker, batch.blocks())))
+            if len(pending) >= self.window:
+                yield self._next(pending)
+        while pending:
+            yield self._next(pending)
+
+    def encode_stream(
+        self, raws: Iterable[bytes], modality: Modality
+    ) -> Iterator[tuple[bytes, EncodedBlock]]:
+        """One stream's blocks with their coded forms, in order (a :data:`.streams.BlockEncoder`)."""
+        batches = (_OneBlock(raw, int(modality)) for raw in raws)
+        for batch, encoded in self.map_ordered(batches):
+            yield batch.raw, encoded[0]
+
+    @staticmethod
+    def _next(pending: deque[tuple[B, Future[list[EncodedBlock]]]]) -> tuple[B, list[EncodedBlock]]:
+        batch, future = pending.popleft()
+        try:
+            return batch, future.result()
+        except BrokenProcessPool:
+            raise MmcError(
+                "a worker process died while coding (out of memory or killed?)"
+            ) from None
