@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import code, explain, image, text, video  # noqa: E402  (modality namespaces, explain)
 from .api import (  # noqa: E402
     Compressor,
     compress,
@@ -22,9 +23,19 @@ from .api import (  # noqa: E402
 )
 from .errors import MmcError  # noqa: E402
 
-from . import code, explain, image, text, video  # noqa: E402  (modality namespaces, explain)
-
 __all__ = [
-    "Compressor", "MmcError", "code", "explain", "image", "text", "video", "__version__", "compress", "decompress", "list_archive",
-    "pack_file", "test_archive", "unpack_file",
+    "Compressor",
+    "MmcError",
+    "code",
+    "explain",
+    "image",
+    "text",
+    "video",
+    "__version__",
+    "compress",
+    "decompress",
+    "list_archive",
+    "pack_file",
+    "test_archive",
+    "unpack_file",
 ]

@@ -50,7 +50,9 @@ def zstd_decompress(payload: bytes, raw_size: int) -> bytes:
     declared = zstandard.get_frame_parameters(payload, format=_ZSTD_FORMAT).content_size
     if declared not in (_ZSTD_SIZE_UNKNOWN, raw_size):  # a damaged header must not allocate
         raise CorruptArchive("zstd block declares a size other than the block's")
-    return zstandard.ZstdDecompressor(format=_ZSTD_FORMAT).decompress(payload, max_output_size=raw_size)
+    return zstandard.ZstdDecompressor(format=_ZSTD_FORMAT).decompress(
+        payload, max_output_size=raw_size
+    )
 
 
 def looks_incompressible(raw: bytes) -> bool:
@@ -58,13 +60,17 @@ def looks_incompressible(raw: bytes) -> bool:
     sample = raw[:PROBE_BYTES]
     if len(sample) < 256:
         return False
-    return len(zstandard.ZstdCompressor(level=1).compress(sample)) >= INCOMPRESSIBLE_RATIO * len(sample)
+    return len(zstandard.ZstdCompressor(level=1).compress(sample)) >= INCOMPRESSIBLE_RATIO * len(
+        sample
+    )
 
 
 def model_encode(raw: bytes, predictor: Predictor, tag: int = 0) -> bytes:
     """Code ``raw`` with ``predictor``: the MODEL block payload."""
     symbols = np.frombuffer(raw, dtype=np.uint8)
-    count = choose_segment_count(len(symbols), predictor.segment_count, predictor.min_segment_length)
+    count = choose_segment_count(
+        len(symbols), predictor.segment_count, predictor.min_segment_length
+    )
     segmentation = Segmentation(len(symbols), count)
     ordered = segmentation.interleave(symbols)
     session = predictor.start(segmentation, tag)
@@ -137,7 +143,9 @@ def decode_block(header: BlockHeader, payload: bytes, predictors: list[Predictor
             raise CorruptArchive(f"zstd block is damaged: {exc}") from None
     elif header.kind == BlockKind.MODEL:
         if header.codec >= len(predictors):
-            raise CorruptArchive(f"block names codec {header.codec}, which the archive does not define")
+            raise CorruptArchive(
+                f"block names codec {header.codec}, which the archive does not define"
+            )
         raw = model_decode(payload, header.raw_size, predictors[header.codec])
     else:
         raise CorruptArchive(f"unexpected block kind {header.kind}")

@@ -11,7 +11,9 @@ from .api import decompress
 from .detect import CODE_LANGUAGES, Modality
 
 
-def compress(data: bytes | str, *, language: str | None = None, name: str = "", level: int | None = None) -> bytes:
+def compress(
+    data: bytes | str, *, language: str | None = None, name: str = "", level: int | None = None
+) -> bytes:
     """Compress source code; ``language`` (e.g. "python") or ``name`` (e.g. "x.py") hint it."""
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if language is not None and language not in set(CODE_LANGUAGES.values()):

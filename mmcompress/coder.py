@@ -80,7 +80,9 @@ def encode(symbols: np.ndarray, freq_tables: np.ndarray, precision_bits: int) ->
     return encoder.finish()
 
 
-def ideal_code_length_bits(symbols: np.ndarray, freq_tables: np.ndarray, precision_bits: int) -> float:
+def ideal_code_length_bits(
+    symbols: np.ndarray, freq_tables: np.ndarray, precision_bits: int
+) -> float:
     """Sum of -log2 p(symbol) under the tables: the size the coder approaches."""
     tables = np.asarray(freq_tables, dtype=np.float64)
     picked = np.take_along_axis(tables, np.asarray(symbols, dtype=np.int64)[:, None], axis=1)[:, 0]

@@ -274,7 +274,9 @@ def _parse_meta(meta_bytes: bytes) -> Any:
     """Strict JSON: no NaN/Infinity, no duplicate keys, bounded nesting and number size."""
     try:
         return json.loads(
-            meta_bytes.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            meta_bytes.decode("utf-8"),
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise CorruptArchive("archive metadata is not valid JSON") from None
@@ -314,7 +316,9 @@ class ContainerReader:
         if crc32(first + meta_bytes) != header_crc:
             raise CorruptArchive("archive header is damaged (CRC mismatch)")
         if flags & ~KNOWN_FLAGS:
-            raise UnsupportedVersion(f"archive uses reserved flag bits 0x{flags & ~KNOWN_FLAGS:04x}")
+            raise UnsupportedVersion(
+                f"archive uses reserved flag bits 0x{flags & ~KNOWN_FLAGS:04x}"
+            )
         meta = _parse_meta(meta_bytes)
         if not isinstance(meta, dict):
             raise CorruptArchive("archive metadata is not a JSON object")
@@ -367,7 +371,9 @@ class ContainerReader:
             path = cursor.text(MAX_PATH_BYTES)
             if not path or "\x00" in path:
                 raise CorruptArchive("archive index holds an empty or NUL-containing path")
-            entry = Entry(path=path, type=kind, mode=cursor.varint(), mtime=_unzigzag(cursor.varint()))
+            entry = Entry(
+                path=path, type=kind, mode=cursor.varint(), mtime=_unzigzag(cursor.varint())
+            )
             if entry.mode > 0o7777:
                 raise CorruptArchive("archive index holds an invalid file mode")
             if kind == EntryType.FILE:
@@ -384,14 +390,19 @@ class ContainerReader:
                     if entry.block_count * BLOCK_HEADER_BYTES > entry.packed_size:
                         raise CorruptArchive(f"entry {path!r} declares impossible block counts")
                     if entry.size > entry.block_count * MAX_BLOCK_RAW_BYTES:
-                        raise CorruptArchive(f"entry {path!r} declares more data than its blocks hold")
+                        raise CorruptArchive(
+                            f"entry {path!r} declares more data than its blocks hold"
+                        )
                 elif entry.size or entry.packed_size:
                     raise CorruptArchive(f"entry {path!r} has a size but no blocks")
             elif kind == EntryType.SYMLINK:
                 entry.link_target = cursor.text(MAX_PATH_BYTES)
             elif kind == EntryType.DUPLICATE:
                 entry.duplicate_of = cursor.varint()
-                if entry.duplicate_of >= number or entries[entry.duplicate_of].type != EntryType.FILE:
+                if (
+                    entry.duplicate_of >= number
+                    or entries[entry.duplicate_of].type != EntryType.FILE
+                ):
                     raise CorruptArchive(f"entry {path!r} duplicates an invalid entry")
                 entry.size = entries[entry.duplicate_of].size
             entries.append(entry)
@@ -435,7 +446,9 @@ class ContainerReader:
         if block_kind != BlockKind.MODEL and codec != 0:
             raise CorruptArchive("stored/zstd block with a non-zero codec byte")
         if not 0 < raw_size <= MAX_BLOCK_RAW_BYTES:
-            raise LimitExceeded(f"block declares {raw_size} raw bytes (limit {MAX_BLOCK_RAW_BYTES})")
+            raise LimitExceeded(
+                f"block declares {raw_size} raw bytes (limit {MAX_BLOCK_RAW_BYTES})"
+            )
         if coded_size > raw_size + MAX_BLOCK_EXPANSION_BYTES:
             raise CorruptArchive("block payload is larger than the format allows")
         if position + BLOCK_HEADER_BYTES + coded_size > end:

@@ -38,21 +38,72 @@ _COMPRESSED_MAGIC: tuple[bytes, ...] = (
     b"\x1aE\xdf\xa3",  # Matroska / WebM
     b"ID3",  # mp3
 )
-_IMAGE_MAGIC: tuple[bytes, ...] = (b"\x89PNG\r\n\x1a\n", b"BM", b"GIF8", b"II*\x00", b"MM\x00*", b"P5", b"P6")
+_IMAGE_MAGIC: tuple[bytes, ...] = (
+    b"\x89PNG\r\n\x1a\n",
+    b"BM",
+    b"GIF8",
+    b"II*\x00",
+    b"MM\x00*",
+    b"P5",
+    b"P6",
+)
 _VIDEO_MAGIC: tuple[bytes, ...] = (b"YUV4MPEG2",)
 
 CODE_LANGUAGES: dict[str, str] = {
-    ".py": "python", ".pyi": "python", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
-    ".hpp": "cpp", ".hh": "cpp", ".go": "go", ".rs": "rust", ".java": "java", ".js": "javascript",
-    ".mjs": "javascript", ".ts": "typescript", ".tsx": "typescript", ".jsx": "javascript",
-    ".sh": "shell", ".bash": "shell", ".rb": "ruby", ".pl": "perl", ".lsp": "lisp", ".el": "lisp",
-    ".lisp": "lisp", ".scm": "lisp", ".hs": "haskell", ".kt": "kotlin", ".swift": "swift",
-    ".cs": "csharp", ".php": "php", ".lua": "lua", ".sql": "sql", ".r": "r", ".m": "objc",
-    ".p": "pascal", ".pas": "pascal", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
-    ".json": "json", ".html": "html", ".htm": "html", ".css": "css", ".xml": "xml",
-    ".mk": "make", ".cmake": "cmake",
+    ".py": "python",
+    ".pyi": "python",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".hh": "cpp",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".ts": "typescript",
+    ".tsx": "typescript",
+    ".jsx": "javascript",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".rb": "ruby",
+    ".pl": "perl",
+    ".lsp": "lisp",
+    ".el": "lisp",
+    ".lisp": "lisp",
+    ".scm": "lisp",
+    ".hs": "haskell",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".cs": "csharp",
+    ".php": "php",
+    ".lua": "lua",
+    ".sql": "sql",
+    ".r": "r",
+    ".m": "objc",
+    ".p": "pascal",
+    ".pas": "pascal",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+    ".xml": "xml",
+    ".mk": "make",
+    ".cmake": "cmake",
 }
-_SHEBANG_LANGUAGES = {"python": "python", "sh": "shell", "bash": "shell", "perl": "perl", "ruby": "ruby", "node": "javascript"}
+_SHEBANG_LANGUAGES = {
+    "python": "python",
+    "sh": "shell",
+    "bash": "shell",
+    "perl": "perl",
+    "ruby": "ruby",
+    "node": "javascript",
+}
 _TEXT_SAMPLE_BYTES = 4096
 
 

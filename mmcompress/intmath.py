@@ -53,4 +53,6 @@ def is_valid_freq_table(tables: np.ndarray, precision_bits: int) -> bool:
     tables = np.asarray(tables)
     if tables.size == 0:
         return True
-    return bool((tables >= 1).all() and (tables.sum(axis=-1, dtype=np.int64) == (1 << precision_bits)).all())
+    return bool(
+        (tables >= 1).all() and (tables.sum(axis=-1, dtype=np.int64) == (1 << precision_bits)).all()
+    )

@@ -41,7 +41,9 @@ RECIPES: dict[int, LevelRecipe] = {
     6: LevelRecipe(6, _cm(), 19, block_size=16 << 20, notes="default model, 16 MiB blocks"),
     7: LevelRecipe(7, _cm(), 19, block_size=32 << 20, notes="default model, 32 MiB blocks"),
     8: LevelRecipe(8, _cm(), 19, block_size=64 << 20, notes="default model, 64 MiB blocks"),
-    9: LevelRecipe(9, _cm(), 19, block_size=64 << 20, notes="as -8 (the transformer levels come later)"),
+    9: LevelRecipe(
+        9, _cm(), 19, block_size=64 << 20, notes="as -8 (the transformer levels come later)"
+    ),
 }
 
 

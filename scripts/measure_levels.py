@@ -16,7 +16,11 @@ import mmcompress
 from mmcompress.levels import RECIPES
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench"
-DEFAULT_FILES = [CORPUS / "text" / "alice29.txt", CORPUS / "text" / "book1", CORPUS / "code" / "c" / "zlib" / "deflate.c"]
+DEFAULT_FILES = [
+    CORPUS / "text" / "alice29.txt",
+    CORPUS / "text" / "book1",
+    CORPUS / "code" / "c" / "zlib" / "deflate.c",
+]
 REPEAT = 2
 
 

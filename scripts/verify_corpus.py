@@ -25,7 +25,9 @@ ZSTD_SLACK_BYTES = 128
 
 def zstd19_size(path: Path) -> int:
     if shutil.which("zstd"):
-        out = subprocess.run(["zstd", "-19", "-c", "-q", "-T1", str(path)], capture_output=True, check=True)
+        out = subprocess.run(
+            ["zstd", "-19", "-c", "-q", "-T1", str(path)], capture_output=True, check=True
+        )
         return len(out.stdout)
     import zstandard
 
@@ -49,20 +51,36 @@ def main(argv: list[str] | None = None) -> int:
         if packed.returncode != 0:
             failures.append(f"{path}: pack failed: {packed.stderr.decode().strip()}")
             continue
-        unpacked = subprocess.run([*cli, "unpack", "-c", "-"], input=packed.stdout, capture_output=True)
+        unpacked = subprocess.run(
+            [*cli, "unpack", "-c", "-"], input=packed.stdout, capture_output=True
+        )
         same = unpacked.returncode == 0 and unpacked.stdout == path.read_bytes()
         zstd = zstd19_size(path)
-        rows.append({"file": str(path), "size": path.stat().st_size, "packed": len(packed.stdout), "zstd19": zstd, "round_trip": same})
+        rows.append(
+            {
+                "file": str(path),
+                "size": path.stat().st_size,
+                "packed": len(packed.stdout),
+                "zstd19": zstd,
+                "round_trip": same,
+            }
+        )
         if not same:
             failures.append(f"{path}: round trip differs")
         if len(packed.stdout) > zstd + ZSTD_SLACK_BYTES:
-            failures.append(f"{path}: {len(packed.stdout)} bytes > zstd -19 {zstd} + {ZSTD_SLACK_BYTES}")
+            failures.append(
+                f"{path}: {len(packed.stdout)} bytes > zstd -19 {zstd} + {ZSTD_SLACK_BYTES}"
+            )
     with tempfile.TemporaryDirectory() as temp:
         archive = Path(temp) / "corpus.mmc"
         restored = Path(temp) / "restored"
         folder_ok = (
-            subprocess.run([*cli, "pack", *level, "-q", str(args.corpus), "-o", str(archive)]).returncode == 0
-            and subprocess.run([*cli, "unpack", "-q", str(archive), "-o", str(restored)]).returncode == 0
+            subprocess.run(
+                [*cli, "pack", *level, "-q", str(args.corpus), "-o", str(archive)]
+            ).returncode
+            == 0
+            and subprocess.run([*cli, "unpack", "-q", str(archive), "-o", str(restored)]).returncode
+            == 0
         )
         folder_ok = folder_ok and _same_tree(args.corpus, restored)
         folder_bytes = archive.stat().st_size if archive.exists() else 0

@@ -67,8 +67,6 @@ def test_compressor_is_reusable_and_deterministic() -> None:
         assert compressor.decompress(first) == data
 
 
-
-
 def test_pack_stream_from_a_pipe_like_source() -> None:
     data = (CORPUS / "text" / "grammar.lsp").read_bytes()
 

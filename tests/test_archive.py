@@ -107,7 +107,9 @@ def _hostile(tmp_path: Path, entries: list[Entry], name: str = "bad.mmc") -> Pat
     ],
     ids=["dotdot", "absolute", "nested-dotdot", "empty-part", "duplicate-name", "file-under-link"],
 )
-def test_hostile_paths_are_refused_and_nothing_is_written(tmp_path: Path, entries: list[Entry]) -> None:
+def test_hostile_paths_are_refused_and_nothing_is_written(
+    tmp_path: Path, entries: list[Entry]
+) -> None:
     archive = _hostile(tmp_path, entries)
     target = tmp_path / "out"
     with pytest.raises(UnsafePath):

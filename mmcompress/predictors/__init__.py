@@ -28,7 +28,9 @@ def build_predictor(config: dict[str, Any]) -> Predictor:
     try:
         return registry[kind].from_config(config)
     except (TypeError, ValueError) as exc:
-        raise UnsupportedFormat(f"cannot build predictor {kind!r} from the archive: {exc}") from None
+        raise UnsupportedFormat(
+            f"cannot build predictor {kind!r} from the archive: {exc}"
+        ) from None
 
 
 def predictor_for_recipe(spec: dict[str, Any]) -> Predictor:
