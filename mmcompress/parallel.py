@@ -18,6 +18,7 @@ the pool; the pack fails with an error instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -84,8 +85,26 @@ _worker_state: tuple[CodecBook, LevelRecipe] | None = None
 PARENT_CHECK_SECONDS = 1.0
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """Hold Ctrl-C/SIGTERM while workers may be spawned.
+
+    A spawned child inherits the signal mask across exec, so a Ctrl-C that arrives while it is
+    still importing stays pending instead of printing a traceback; the parent gets it on exit.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(recipe: LevelRecipe, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # a pending Ctrl-C is now dropped
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     global _worker_state
     _worker_state = (CodecBook.for_recipe(recipe), recipe)
@@ -157,7 +176,9 @@ class BlockPool:
             return
         pending: deque[tuple[B, Future[list[EncodedBlock]]]] = deque()
         for batch in batches:
-            pending.append((batch, self._executor.submit(_encode_in_worker, batch.blocks())))
+            with _interrupts_blocked():  # a worker spawned here starts with them blocked
+                future = self._executor.submit(_encode_in_worker, batch.blocks())
+            pending.append((batch, future))
             if len(pending) >= self.window:
                 yield self._next(pending)
         while pending:
