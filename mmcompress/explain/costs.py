@@ -39,6 +39,7 @@ from ..api import Compressor
 from ..blockcoding import model_encode
 from ..container import BlockKind, ContainerReader, EntryType
 from ..detect import Modality
+from ..errors import ModelMissing
 from ..levels import LevelRecipe, recipe
 from ..predictors import Predictor, PredictorSession, build_predictor, predictor_for_recipe
 from ..segments import Segmentation
@@ -119,7 +120,7 @@ def parse_model(text: str, level: int | None = None) -> ModelSpec:
         )
     try:
         predictor = predictor_for_recipe(parameters)
-    except KeyError:
+    except ModelMissing:
         raise ValueError(
             f"unknown model {text!r} (an installed model's name, 'level', or e.g. 'cm:max_order=6')"
         ) from None

@@ -6,27 +6,34 @@ predictor by ``config()["id"]`` and :func:`build_predictor` rebuilds it from tha
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ..errors import ModelMissing, UnsupportedFormat
 from .base import Predictor, PredictorSession
 
+#: Registry id -> (module, class). Modules are imported only when a predictor is built, so that
+#: importing the package neither compiles numba kernels nor loads torch.
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "cm": ("context", "ContextModel"),
+    "bytefmr": ("transformer", "ByteTransformer"),
+}
 
-def _registry() -> dict[str, Any]:
-    # Imported lazily so that importing the package does not compile numba kernels or load torch.
-    from .context import ContextModel
 
-    return {ContextModel.kind: ContextModel}
+def _predictor_class(kind: Any) -> Any:
+    if kind not in _REGISTRY:
+        raise ModelMissing(f"archive needs predictor {kind!r}, which this mmcompress does not have")
+    module_name, class_name = _REGISTRY[kind]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)
 
 
 def build_predictor(config: dict[str, Any]) -> Predictor:
     """Rebuild the predictor an archive describes; raises ModelMissing / UnsupportedFormat."""
     kind = config.get("id")
-    registry = _registry()
-    if kind not in registry:
-        raise ModelMissing(f"archive needs predictor {kind!r}, which this mmcompress does not have")
+    predictor_class = _predictor_class(kind)
     try:
-        return registry[kind].from_config(config)
+        return predictor_class.from_config(config)  # type: ignore[no-any-return]
     except (TypeError, ValueError) as exc:
         raise UnsupportedFormat(
             f"cannot build predictor {kind!r} from the archive: {exc}"
@@ -37,7 +44,7 @@ def predictor_for_recipe(spec: dict[str, Any]) -> Predictor:
     """Build a predictor from a level recipe's spec: {"id": ..., plus constructor parameters}."""
     parameters = dict(spec)
     kind = parameters.pop("id")
-    return _registry()[kind](**parameters)  # type: ignore[no-any-return]
+    return _predictor_class(kind)(**parameters)  # type: ignore[no-any-return]
 
 
 __all__ = ["Predictor", "PredictorSession", "build_predictor", "predictor_for_recipe"]
