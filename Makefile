@@ -40,8 +40,9 @@ FUZZ_SECONDS ?= 60
 fuzz: venv ## fuzz unpack with atheris for FUZZ_SECONDS (default 60); crashes go to fuzz/crashes/
 	$(BIN)/python fuzz/fuzz_unpack.py -max_total_time=$(FUZZ_SECONDS)
 
-train: ## train the byte transformer (not yet)
-	@echo "make train arrives with the transformer issue; nothing to do yet"
+train: venv ## train the default byte transformer from ../shared/corpus/train (CPU: hours; RESUME=1 continues)
+	$(BIN)/mmcompress train $(CORPUS)/train/text $(CORPUS)/train/code --out bytefmr-s --size s \
+		--minutes $${MINUTES:-110} --eval-every 400 --checkpoint-minutes 4 $${RESUME:+--resume}
 
 clean: ## remove caches and build output (keeps .venv)
 	rm -rf build dist bench-out .pytest_cache .mypy_cache .ruff_cache .hypothesis

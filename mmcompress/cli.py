@@ -797,6 +797,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "explain", help="where the bits go (see 'mmcompress explain -h')", add_help=False
     )
+    commands.add_parser(
+        "train", help="train a byte transformer (see 'mmcompress train -h')", add_help=False
+    )
 
     models = commands.add_parser("models", help="list installed models")
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -860,6 +863,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .explain import main as explain_main
 
             return explain_main(explain_args)
+        train_args = _bench_arguments(argv, "train")
+        if train_args is not None:
+            from .train import main as train_main
+
+            return train_main(train_args)
 
         args = build_parser().parse_args(argv)
         if args.command is None:
