@@ -58,6 +58,18 @@ from .progress import progress as progress_bar
 from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
 
 ARCHIVE_SUFFIX = ".mmc"
+#: The stored path of the one entry of a single-file archive (the real name is the archive's).
+SINGLE_ENTRY_PATH = "-"
+
+
+def _single_entry_name(archive: Path) -> str:
+    return (
+        archive.name[: -len(ARCHIVE_SUFFIX)]
+        if archive.name.endswith(ARCHIVE_SUFFIX)
+        else archive.name
+    )
+
+
 #: Non-seekable archive input (a pipe) is spooled to memory up to this size, then to disk.
 SPOOL_MEMORY_BYTES = 64 << 20
 
@@ -207,10 +219,12 @@ class Compressor:
 
         An input of several blocks is coded by ``threads`` worker processes (same bytes)."""
         started = time.perf_counter()
-        entry = Entry(path=name or "data", mode=mode, mtime=mtime)
+        # The name only guides detection: unpack names the output after the archive, so a
+        # single-file archive stores none (saves its length on every small file).
+        entry = Entry(path=SINGLE_ENTRY_PATH, mode=mode, mtime=mtime)
         first = read_full(source, self.recipe.block_size)
         if modality is None:
-            modality = detect(entry.path, first[:4096])
+            modality = detect(name, first[:4096])
         entry.modality = int(modality)
         more = read_full(source, 1)
         if not more:
@@ -541,9 +555,12 @@ class Compressor:
             return self._list_dataset(Path(src))
         with open(src, "rb") as stream:
             reader = ContainerReader(stream)
+        tree = bool(reader.flags & FLAG_TREE)
         entries = [
             ListedEntry(
-                path=e.path,
+                path=_single_entry_name(Path(src))
+                if not tree and e.path == SINGLE_ENTRY_PATH
+                else e.path,
                 type=e.type.name.lower(),
                 size=e.size,
                 packed_size=e.packed_size,

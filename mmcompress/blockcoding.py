@@ -39,8 +39,9 @@ _ZSTD_SIZE_UNKNOWN = (1 << 64) - 1
 
 
 def zstd_compress(raw: bytes, level: int) -> bytes:
+    # source_size: the parameters zstd itself picks for an input of this size (as its CLI does).
     parameters = zstandard.ZstdCompressionParameters.from_level(
-        level, format=_ZSTD_FORMAT, write_checksum=0, write_content_size=0
+        level, source_size=len(raw), format=_ZSTD_FORMAT, write_checksum=0, write_content_size=0
     )
     return zstandard.ZstdCompressor(compression_params=parameters).compress(raw)
 
