@@ -144,3 +144,9 @@ def detect(name: str, head: bytes) -> Modality:
     if looks_like_text(head):
         return Modality.CODE if code_language(name, head) else Modality.TEXT
     return Modality.BINARY
+
+
+def detect_as(claimed: Modality, name: str, head: bytes) -> Modality:
+    """The modality a caller claims, unless the bytes are already-compressed data (never modelled)."""
+    found = detect(name, head)
+    return found if found in (claimed, Modality.COMPRESSED) else claimed

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from .api import compress as _compress
 from .api import decompress
-from .detect import Modality, detect
+from .detect import Modality, detect_as
 
 
 def compress(data: bytes, *, name: str = "", level: int | None = None) -> bytes:
     """Compress an image file's bytes, byte-exactly."""
     raw = bytes(data)
-    modality = detect(name, raw[:4096])
-    if modality not in (Modality.IMAGE, Modality.COMPRESSED):
-        modality = Modality.IMAGE
+    modality = detect_as(Modality.IMAGE, name, raw[:4096])
     return _compress(raw, level=level, name=name, modality=modality)
 
 

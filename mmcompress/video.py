@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from .api import compress as _compress
 from .api import decompress
-from .detect import Modality, detect
+from .detect import Modality, detect_as
 
 
 def compress(data: bytes, *, name: str = "", level: int | None = None) -> bytes:
     """Compress a video file's bytes, byte-exactly."""
     raw = bytes(data)
-    modality = detect(name, raw[:4096])
-    if modality not in (Modality.VIDEO, Modality.COMPRESSED):
-        modality = Modality.VIDEO
+    modality = detect_as(Modality.VIDEO, name, raw[:4096])
     return _compress(raw, level=level, name=name, modality=modality)
 
 
