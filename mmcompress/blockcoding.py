@@ -20,7 +20,7 @@ import zstandard
 from .coder import Decoder, Encoder
 from .container import BlockHeader, BlockKind, check_block
 from .errors import CorruptArchive
-from .predictors import Predictor
+from .predictors import BlockCodec, Codec, NotApplicable
 from .segments import Segmentation, choose_segment_count
 
 _MODEL_HEADER = struct.Struct("<HB")  # segment count, tag
@@ -66,8 +66,10 @@ def looks_incompressible(raw: bytes) -> bool:
     )
 
 
-def model_encode(raw: bytes, predictor: Predictor, tag: int = 0) -> bytes:
+def model_encode(raw: bytes, predictor: Codec, tag: int = 0) -> bytes:
     """Code ``raw`` with ``predictor``: the MODEL block payload."""
+    if isinstance(predictor, BlockCodec):
+        return predictor.encode_block(raw, tag)
     symbols = np.frombuffer(raw, dtype=np.uint8)
     count = choose_segment_count(
         len(symbols), predictor.segment_count, predictor.min_segment_length
@@ -85,8 +87,13 @@ def model_encode(raw: bytes, predictor: Predictor, tag: int = 0) -> bytes:
     return _MODEL_HEADER.pack(count, tag) + encoder.finish()
 
 
-def model_decode(payload: bytes, raw_size: int, predictor: Predictor) -> bytes:
+def model_decode(payload: bytes, raw_size: int, predictor: Codec) -> bytes:
     """Inverse of :func:`model_encode`."""
+    if isinstance(predictor, BlockCodec):
+        raw = predictor.decode_block(payload, raw_size)
+        if len(raw) != raw_size:
+            raise CorruptArchive("model-coded block decodes to the wrong size")
+        return raw
     if len(payload) < _MODEL_HEADER.size:
         raise CorruptArchive("model-coded block is truncated")
     count, tag = _MODEL_HEADER.unpack_from(payload)
@@ -110,7 +117,7 @@ def model_decode(payload: bytes, raw_size: int, predictor: Predictor) -> bytes:
 def encode_block(
     raw: bytes,
     *,
-    predictor: Predictor | None,
+    predictor: Codec | None,
     codec: int,
     zstd_level: int,
     tag: int = 0,
@@ -127,13 +134,16 @@ def encode_block(
     if len(squeezed) < len(best[2]):
         best = (BlockKind.ZSTD, 0, squeezed)
     if predictor is not None and not (compressed_hint or looks_incompressible(raw)):
-        modelled = model_encode(raw, predictor, tag)
+        try:
+            modelled = model_encode(raw, predictor, tag)
+        except NotApplicable:
+            return best
         if len(modelled) + model_overhead < len(best[2]):
             best = (BlockKind.MODEL, codec, modelled)
     return best
 
 
-def decode_block(header: BlockHeader, payload: bytes, predictors: list[Predictor]) -> bytes:
+def decode_block(header: BlockHeader, payload: bytes, predictors: list[Codec]) -> bytes:
     """Rebuild a block's raw bytes and check them against its CRC."""
     if header.kind == BlockKind.STORED:
         raw = payload

@@ -47,6 +47,13 @@ class Encoder:
             raise ValueError("one frequency table per symbol is required")
         self._encoder.encode(symbols, _MODEL_FAMILY, probabilities)
 
+    def encode_shared(self, symbols: np.ndarray, freq_table: np.ndarray) -> None:
+        """Code every symbol of ``symbols`` under the one table ``freq_table`` (faster)."""
+        symbols = np.ascontiguousarray(symbols, dtype=np.int32)
+        if symbols.size == 0:
+            return
+        self._encoder.encode(symbols, _shared_model(freq_table, self.precision_bits))
+
     def finish(self) -> bytes:
         words = self._encoder.get_compressed()
         return np.asarray(words, dtype="<u4").tobytes()
@@ -71,6 +78,23 @@ class Decoder:
             return np.asarray(self._decoder.decode(_MODEL_FAMILY, probabilities), dtype=np.int32)
         except Exception as exc:  # constriction raises plain errors on exhausted/invalid input
             raise CorruptArchive(f"range decoder failed: {exc}") from None
+
+    def decode_shared(self, count: int, freq_table: np.ndarray) -> np.ndarray:
+        """Decode ``count`` symbols that were coded with :meth:`Encoder.encode_shared`."""
+        if count == 0:
+            return np.zeros(0, dtype=np.int32)
+        try:
+            return np.asarray(
+                self._decoder.decode(_shared_model(freq_table, self.precision_bits), count),
+                dtype=np.int32,
+            )
+        except Exception as exc:
+            raise CorruptArchive(f"range decoder failed: {exc}") from None
+
+
+def _shared_model(freq_table: np.ndarray, precision_bits: int) -> object:
+    probabilities = _probabilities(np.asarray(freq_table)[None, :], precision_bits)[0]
+    return constriction.stream.model.Categorical(probabilities, perfect=False)
 
 
 def encode(symbols: np.ndarray, freq_tables: np.ndarray, precision_bits: int) -> bytes:

@@ -18,7 +18,7 @@ from .container import BlockKind, ContainerReader, ContainerWriter, Entry
 from .detect import Modality
 from .errors import CorruptArchive, UnsupportedFormat
 from .levels import LevelRecipe
-from .predictors import Predictor, build_predictor, predictor_for_recipe
+from .predictors import Codec, build_predictor, predictor_for_recipe
 
 ProgressFn = Callable[[int], None]
 EncodedBlock = tuple[BlockKind, int, bytes]
@@ -37,7 +37,7 @@ class CodecBook:
     """The predictors of one archive, by codec index (the ``codec`` byte of MODEL blocks)."""
 
     configs: list[dict[str, Any]]
-    _predictors: list[Predictor | None] = field(default_factory=list)
+    _predictors: list[Codec | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._predictors = [None] * len(self.configs)
@@ -70,7 +70,7 @@ class CodecBook:
                 )
         return cls(list(configs))
 
-    def predictor(self, index: int) -> Predictor:
+    def predictor(self, index: int) -> Codec:
         built = self._predictors[index]
         if built is None:
             config = dict(self.configs[index])
@@ -84,7 +84,7 @@ class CodecBook:
             self._predictors[index] = built
         return built
 
-    def all_predictors(self) -> list[Predictor]:
+    def all_predictors(self) -> list[Codec]:
         return [self.predictor(i) for i in range(len(self.configs))]
 
     def codec_for(self, modality: Modality) -> int | None:
@@ -184,7 +184,7 @@ def unpack_stream(
     on_progress: ProgressFn | None = None,
 ) -> int:
     """Decode ``entry``'s blocks into ``sink``; returns the bytes written."""
-    predictors: list[Predictor] | None = None
+    predictors: list[Codec] | None = None
     written = 0
     for header, payload in reader.iter_blocks(entry):
         if header.kind == BlockKind.MODEL and predictors is None:

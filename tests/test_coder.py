@@ -158,3 +158,20 @@ def test_random_tables_round_trip(case: tuple[np.ndarray, np.ndarray, int, list[
     ]
     assert np.array_equal(np.concatenate(decoded), symbols)
     assert 8 * len(payload) <= ideal_code_length_bits(symbols, tables, precision_bits) * 1.001 + 64
+
+
+def test_shared_table_runs_interleave_with_per_symbol_tables() -> None:
+    """encode_shared/decode_shared (one table for a run) mix with per-symbol calls, in order."""
+    table = np.array([1 << 13, 1 << 12, (1 << 14) - (1 << 13) - (1 << 12) + (1 << 14)], np.uint32)
+    rng = np.random.default_rng(3)
+    run = rng.integers(0, 3, 5000)
+    tail = rng.integers(0, 3, 7)
+    encoder = Encoder(15)
+    encoder.encode_shared(run, table)
+    encoder.encode(tail, np.tile(table, (7, 1)))
+    encoder.encode_shared(run[:0], table)
+    payload = encoder.finish()
+    decoder = Decoder(payload, 15)
+    assert np.array_equal(decoder.decode_shared(5000, table), run)
+    assert np.array_equal(decoder.decode(np.tile(table, (7, 1))), tail)
+    assert decoder.decode_shared(0, table).size == 0

@@ -39,7 +39,7 @@ from ..api import Compressor
 from ..blockcoding import model_encode
 from ..container import BlockKind, ContainerReader, EntryType
 from ..detect import Modality
-from ..errors import ModelMissing
+from ..errors import ModelMissing, UnsupportedFormat
 from ..levels import LevelRecipe, recipe
 from ..predictors import Predictor, PredictorSession, build_predictor, predictor_for_recipe
 from ..segments import Segmentation
@@ -61,7 +61,10 @@ class ModelSpec:
     config: dict[str, Any]
 
     def build(self) -> Predictor:
-        return build_predictor(dict(self.config))
+        built = build_predictor(dict(self.config))
+        if not isinstance(built, Predictor):
+            raise UnsupportedFormat(f"explain does not yet cover block codec {built.kind!r}")
+        return built
 
 
 def level_model(level: int | None) -> ModelSpec | None:

@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from ..errors import ModelMissing, UnsupportedFormat
-from .base import Predictor, PredictorSession
+from .base import BlockCodec, Codec, NotApplicable, Predictor, PredictorSession
 
 #: Registry id -> (module, class). Modules are imported only when a predictor is built, so that
 #: importing the package neither compiles numba kernels nor loads torch.
@@ -28,7 +28,7 @@ def _predictor_class(kind: Any) -> Any:
     return getattr(module, class_name)
 
 
-def build_predictor(config: dict[str, Any]) -> Predictor:
+def build_predictor(config: dict[str, Any]) -> Codec:
     """Rebuild the predictor an archive describes; raises ModelMissing / UnsupportedFormat."""
     kind = config.get("id")
     predictor_class = _predictor_class(kind)
@@ -40,11 +40,19 @@ def build_predictor(config: dict[str, Any]) -> Predictor:
         ) from None
 
 
-def predictor_for_recipe(spec: dict[str, Any]) -> Predictor:
+def predictor_for_recipe(spec: dict[str, Any]) -> Codec:
     """Build a predictor from a level recipe's spec: {"id": ..., plus constructor parameters}."""
     parameters = dict(spec)
     kind = parameters.pop("id")
     return _predictor_class(kind)(**parameters)  # type: ignore[no-any-return]
 
 
-__all__ = ["Predictor", "PredictorSession", "build_predictor", "predictor_for_recipe"]
+__all__ = [
+    "BlockCodec",
+    "Codec",
+    "NotApplicable",
+    "Predictor",
+    "PredictorSession",
+    "build_predictor",
+    "predictor_for_recipe",
+]

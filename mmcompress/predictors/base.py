@@ -11,6 +11,10 @@ lockstep (see :mod:`mmcompress.segments`):
 
 Both paths must give bit-identical tables: that is the determinism contract of DESIGN.md.
 Every table row has entries >= 1 summing to ``1 << precision_bits``.
+
+A :class:`BlockCodec` is the other kind of model: one that orders a block's symbols itself
+(pixel passes, LLM tokens) and so codes the whole block through :mod:`mmcompress.coder` in one
+call. Archives name both kinds the same way (``config()["id"]``, the ``codec`` byte of MODEL blocks).
 """
 
 from __future__ import annotations
@@ -85,3 +89,39 @@ class Predictor(ABC):
     @abstractmethod
     def start(self, segmentation: Segmentation, tag: int = 0) -> PredictorSession:
         """A fresh session for one block. ``tag`` is a small conditioning id (modality/language)."""
+
+
+class BlockCodec(ABC):
+    """A model that codes whole blocks itself, through :mod:`mmcompress.coder`.
+
+    ``encode_block(raw, tag)`` returns the MODEL block payload; ``decode_block(payload,
+    raw_size)`` must rebuild ``raw`` exactly (or raise CorruptArchive). May raise
+    :class:`NotApplicable` from ``encode_block`` when the block is not its kind of data: the
+    block then takes the byte path.
+    """
+
+    kind: ClassVar[str]
+    precision_bits: int
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Canonical, JSON-serialisable description; includes "id" and "version"."""
+
+    def compact_config(self) -> dict[str, Any]:
+        return self.config()
+
+    @abstractmethod
+    def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
+        """The MODEL payload of ``raw``."""
+
+    @abstractmethod
+    def decode_block(self, payload: bytes, raw_size: int) -> bytes:
+        """Inverse of :meth:`encode_block`; never returns more than ``raw_size`` bytes."""
+
+
+class NotApplicable(Exception):
+    """Raised by a :class:`BlockCodec` for a block it does not model (it goes the byte path)."""
+
+
+#: Anything an archive's codec list can name.
+Codec = Predictor | BlockCodec
