@@ -50,6 +50,7 @@ from .container import (
 )
 from .detect import Modality, detect
 from .errors import CorruptArchive, InputError, MmcError, UnsafePath, UnsupportedFormat
+from .imaging import serializer as raster
 from .levels import DEFAULT_LEVEL, LevelRecipe, recipe
 from .manifest import SUFFIX as MANIFEST_SUFFIX
 from .manifest import check_shard, is_manifest, read_manifest
@@ -109,6 +110,9 @@ class ListedEntry:
     mode: int
     mtime: int
     link_target: str = ""
+    #: How a file was coded: "bytes" (byte path), "pixels" (pixel path, byte-exact: the same
+    #: file comes back), "pixels-png" (``--pixels``: same pixels and metadata, re-encoded PNG).
+    path_taken: str = ""
 
 
 @dataclass
@@ -172,11 +176,26 @@ def _modality_name(code: int) -> str:
         return f"unknown({code})"
 
 
+def _path_taken(meta: dict[str, Any], entry: Entry) -> str:
+    serializers = meta.get("serializers", [streams.BYTES_SERIALIZER])
+    if not isinstance(serializers, list) or entry.serializer >= len(serializers):
+        return "unknown"
+    serializer = serializers[entry.serializer]
+    if serializer == streams.BYTES_SERIALIZER:
+        return "bytes"
+    if serializer in raster.SERIALIZERS:
+        return "pixels" if raster.promise_of(serializer) == "bytes" else "pixels-png"
+    return "unknown"
+
+
 class Compressor:
     """A reusable packer/unpacker: the level's models are built once and kept."""
 
-    def __init__(self, level: int | None = None) -> None:
+    def __init__(self, level: int | None = None, *, pixels: bool = False) -> None:
+        """``pixels``: images keep their pixels and metadata but are re-encoded as PNG on unpack
+        (the ``--pixels`` promise) instead of coming back byte for byte."""
         self.recipe: LevelRecipe = recipe(level)
+        self.pixels = pixels
         self._book: CodecBook | None = None
         self._decode_books: dict[str, CodecBook] = {}
 
@@ -194,15 +213,52 @@ class Compressor:
             self._book = CodecBook.for_recipe(self.recipe)
         return self._book
 
-    def _meta(self, book_used: bool) -> dict[str, Any]:
+    def _meta(self, book_used: bool, images: bool = False) -> dict[str, Any]:
+        """The archive header's metadata; ``images``: the raster serializers and the pixel codec
+        are listed (only archives that may hold pixel-path entries pay for their description)."""
         if not book_used:
             return {}  # stored/zstd only: nothing to describe (docs/FORMAT.md)
+        codecs = self.book.configs
+        serializers = [streams.BYTES_SERIALIZER]
+        if images:
+            serializers += list(raster.SERIALIZERS)
+        elif self.book.pixel_codec is not None:
+            codecs = codecs[: self.book.pixel_codec]
         return {
-            "codecs": self.book.configs,
+            "codecs": codecs,
             "coder": streams.CODER_DESCRIPTION,
             "level": self.recipe.level,
-            "serializers": [streams.BYTES_SERIALIZER],
+            "serializers": serializers,
         }
+
+    def _raster_serializer(self) -> int | None:
+        """The entry ``serializer`` number of pixel-path images (None: no pixel codec)."""
+        if self.book.pixel_codec is None:
+            return None
+        return raster.PIXELS_NUMBER if self.pixels else raster.EXACT_NUMBER
+
+    def _pack_image(
+        self, found: raster.ImagePlan, size: int, sink: BinaryIO, entry: Entry, threads: int
+    ) -> int:
+        """Write a single-file archive of an image that takes the pixel path; its length."""
+        entry.serializer = raster.PIXELS_NUMBER if self.pixels else raster.EXACT_NUMBER
+        entry.size = size
+        writer = ContainerWriter(sink, self._meta(True, images=True))
+        blocks = (
+            (raw, streams.PIXEL_BLOCK if role == raster.Block.PIXELS else entry.modality)
+            for role, raw in raster.plan_blocks(found, self.recipe.block_size)
+        )
+        with BlockPool(self.book, self.recipe, resolve_workers(threads)) as pool:
+            streams.pack_blocks(
+                writer,
+                self.book,
+                self.recipe,
+                entry,
+                blocks,
+                encode_many=pool.encode_roles if pool.workers > 1 else None,
+            )
+        writer.add_entry(entry)
+        return writer.close()
 
     def pack_stream(
         self,
@@ -226,6 +282,17 @@ class Compressor:
         if modality is None:
             modality = detect(name, first[:4096])
         entry.modality = int(modality)
+        if modality == Modality.IMAGE and self.book.pixel_codec is not None:
+            tail = read_full(source, raster.MAX_FILE_BYTES)
+            planned = (
+                raster.plan(first + tail, pixels=self.pixels)
+                if len(tail) < raster.MAX_FILE_BYTES
+                else None
+            )
+            if planned is not None:
+                total = self._pack_image(*planned, sink, entry, threads)
+                return PackReport(None, planned[1], total, time.perf_counter() - started)
+            source = cast(BinaryIO, _Prefixed(tail, source))
         more = read_full(source, 1)
         if not more:
             # The whole input is one block: code it first, so the header lists only what is used
@@ -346,7 +413,8 @@ class Compressor:
     def _pack_tree(
         self, sink: BinaryIO, root: Path, relpaths: list[str] | None, threads: int, progress: bool
     ) -> PackReport:
-        writer = ContainerWriter(sink, self._meta(True), flags=FLAG_TREE)
+        images = self._raster_serializer()
+        writer = ContainerWriter(sink, self._meta(True, images is not None), flags=FLAG_TREE)
         outcome = pack_tree(
             root,
             writer,
@@ -355,6 +423,7 @@ class Compressor:
             relpaths=relpaths,
             workers=resolve_workers(threads),
             show_progress=progress,
+            raster_serializer=images,
         )
         total = writer.close()
         return PackReport(None, outcome.input_bytes, total, 0.0, outcome.warnings, outcome.files)
@@ -568,6 +637,7 @@ class Compressor:
                 mode=e.mode,
                 mtime=e.mtime,
                 link_target=e.link_target,
+                path_taken=_path_taken(reader.meta, e) if e.type == EntryType.FILE else "",
             )
             for e in reader.entries
         ]
@@ -686,13 +756,13 @@ class _seekable:
 
 # --- module-level conveniences -----------------------------------------------------------------
 
-_shared: dict[int, Compressor] = {}
+_shared: dict[tuple[int, bool], Compressor] = {}
 
 
-def _compressor(level: int | None) -> Compressor:
-    key = recipe(level).level
+def _compressor(level: int | None, pixels: bool = False) -> Compressor:
+    key = (recipe(level).level, pixels)
     if key not in _shared:
-        _shared[key] = Compressor(key)
+        _shared[key] = Compressor(*key[:1], pixels=pixels)
     return _shared[key]
 
 
@@ -717,8 +787,11 @@ def pack_file(
     threads: int = 1,
     progress: bool = False,
     verify: bool = False,
+    pixels: bool = False,
 ) -> PackReport:
-    return _compressor(level).pack_file(
+    """Pack a file or folder (see :meth:`Compressor.pack_file`); ``pixels``: images keep their
+    pixels and metadata, not their bytes (PNG on unpack)."""
+    return _compressor(level, pixels).pack_file(
         src, dst, force=force, threads=threads, progress=progress, verify=verify
     )
 
@@ -729,9 +802,14 @@ def verify_archive(archive: str | os.PathLike[str], original: str | os.PathLike[
 
 
 def pack_stream(
-    source: BinaryIO, sink: BinaryIO, *, name: str = "", level: int | None = None
+    source: BinaryIO,
+    sink: BinaryIO,
+    *,
+    name: str = "",
+    level: int | None = None,
+    pixels: bool = False,
 ) -> PackReport:
-    return _compressor(level).pack_stream(source, sink, name=name)
+    return _compressor(level, pixels).pack_stream(source, sink, name=name)
 
 
 def unpack_file(

@@ -25,11 +25,12 @@ from typing import BinaryIO, NamedTuple
 
 from . import parallel
 from .container import ContainerReader, ContainerWriter, Entry, EntryType
-from .detect import detect
+from .detect import Modality, detect
 from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
+from .imaging import serializer as raster
 from .levels import LevelRecipe
 from .progress import Progress, progress
-from .streams import CodecBook, new_content_hash, read_full, unpack_stream
+from .streams import PIXEL_BLOCK, CodecBook, new_content_hash, read_full, unpack_stream
 
 _HEAD_BYTES = 4096
 _HASH_CHUNK = 1 << 20
@@ -204,6 +205,7 @@ class _Piece:
     entry: Entry
     raw: bytes = b""
     file_size: int = 0  # the file's size when walked (for its progress bar)
+    role: int = -1  # the block's role for the coder (streams.PIXEL_BLOCK); -1: the entry's modality
 
 
 @dataclass
@@ -212,11 +214,18 @@ class _Batch:
     raw_bytes: int = 0
 
     def blocks(self) -> list[tuple[bytes, int]]:
-        return [(piece.raw, piece.entry.modality) for piece in self.pieces if piece.raw]
+        return [
+            (piece.raw, piece.entry.modality if piece.role < 0 else piece.role)
+            for piece in self.pieces
+            if piece.raw
+        ]
 
 
 def _tree_pieces(
-    items: list[TreeItem], duplicates: dict[int, int], recipe: LevelRecipe
+    items: list[TreeItem],
+    duplicates: dict[int, int],
+    recipe: LevelRecipe,
+    raster_serializer: int | None = None,
 ) -> Iterator[_Piece]:
     """Read the tree in order: every file's blocks, then each entry's end (entries in item order)."""
     for position, item in enumerate(items):
@@ -234,11 +243,15 @@ def _tree_pieces(
                 raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
             check_unchanged(item.path, item.st, now, item.st.st_size)
         elif item.kind == EntryType.FILE:
-            yield from _file_pieces(item, entry, recipe)
+            yield from _file_pieces(item, entry, recipe, raster_serializer)
         yield _Piece(entry)
 
 
-def _file_pieces(item: TreeItem, entry: Entry, recipe: LevelRecipe) -> Iterator[_Piece]:
+def _file_pieces(
+    item: TreeItem, entry: Entry, recipe: LevelRecipe, raster_serializer: int | None
+) -> Iterator[_Piece]:
+    """A file's blocks; an image that takes the pixel path (when ``raster_serializer`` names
+    the serializer number to use) is read whole and cut by :mod:`.imaging.serializer`."""
     try:
         source = open(item.path, "rb")
     except OSError as exc:
@@ -248,10 +261,21 @@ def _file_pieces(item: TreeItem, entry: Entry, recipe: LevelRecipe) -> Iterator[
         try:
             raw = read_full(source, recipe.block_size)
             entry.modality = int(detect(entry.path, raw[:_HEAD_BYTES]))
-            while raw:
-                read_bytes += len(raw)
-                yield _Piece(entry, raw, item.st.st_size)
-                raw = read_full(source, recipe.block_size)
+            if raster_serializer is not None and entry.modality == Modality.IMAGE:
+                raw += read_full(source, raster.MAX_FILE_BYTES)
+                planned = raster.plan(raw, pixels=raster_serializer == raster.PIXELS_NUMBER)
+                if planned is not None and len(raw) < raster.MAX_FILE_BYTES:
+                    entry.serializer, entry.size = raster_serializer, planned[1]
+                    for role, block in raster.plan_blocks(planned[0], recipe.block_size):
+                        pixel = role == raster.Block.PIXELS
+                        yield _Piece(entry, block, item.st.st_size, PIXEL_BLOCK if pixel else -1)
+                    check_unchanged(item.path, item.st, os.fstat(source.fileno()), len(raw))
+                    return
+            while raw:  # (an image read whole and left to the byte path: still in blocks)
+                block, raw = raw[: recipe.block_size], raw[recipe.block_size :]
+                read_bytes += len(block)
+                yield _Piece(entry, block, item.st.st_size)
+                raw = raw or read_full(source, recipe.block_size)
             after = os.fstat(source.fileno())
         except OSError as exc:
             raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
@@ -279,12 +303,14 @@ def pack_tree(
     relpaths: list[str] | None = None,
     workers: int = 1,
     show_progress: bool = False,
+    raster_serializer: int | None = None,
 ) -> PackOutcome:
     """Add every item under ``root`` (or only ``relpaths``, in that order) to ``writer`` (entries
     and blocks); returns totals/warnings.
 
     With ``workers`` > 1 blocks are coded in a process pool (:mod:`.parallel`); the archive is
-    the same for any worker count.
+    the same for any worker count. ``raster_serializer``: the serializer number images that
+    take the pixel path get (None: every file takes the byte path).
     """
     outcome = PackOutcome()
     if relpaths is None:
@@ -302,7 +328,7 @@ def pack_tree(
         for position, item in enumerate(items)
         if item.kind == EntryType.FILE and position not in duplicates
     )
-    pieces = _tree_pieces(items, duplicates, recipe)
+    pieces = _tree_pieces(items, duplicates, recipe, raster_serializer)
     # A pool costs a second or two to start: worth it only when there is more than a batch to code.
     pool_workers = workers if to_code > parallel.BATCH_BYTES else 1
     with (
@@ -322,7 +348,8 @@ def pack_tree(
                             file_bar = progress(total=piece.file_size, desc=entry.path)
                     writer.write_block(kind, codec, piece.raw, payload)
                     entry.block_count += 1
-                    entry.size += len(piece.raw)
+                    if entry.serializer == 0:  # others set the size of the file they rebuild
+                        entry.size += len(piece.raw)
                     overall.update(len(piece.raw))
                     if file_bar is not None:
                         file_bar.update(len(piece.raw))

@@ -279,11 +279,13 @@ def _pack_one(
         refuse_terminal_stdin(args.force)
         if to_stdout:
             refuse_terminal_stdout(args.force)
-            report = api.pack_stream(_stdin_binary(), _stdout_binary(), level=level)
+            report = api.pack_stream(
+                _stdin_binary(), _stdout_binary(), level=level, pixels=args.pixels
+            )
             _stdout_binary().flush()
         else:
             with atomic_output(Path(args.output), args.force) as sink:
-                report = api.pack_stream(_stdin_binary(), sink, level=level)
+                report = api.pack_stream(_stdin_binary(), sink, level=level, pixels=args.pixels)
             report.output = Path(args.output)
         return _finish_pack(report, name, console, args, removable=False)
 
@@ -299,7 +301,12 @@ def _pack_one(
         with tempfile.TemporaryDirectory(prefix="mmcompress-") as folder:
             temporary = Path(folder) / (source.name + SUFFIX)
             report = api.pack_file(
-                source, temporary, level=level, threads=threads, progress=show_progress
+                source,
+                temporary,
+                level=level,
+                threads=threads,
+                progress=show_progress,
+                pixels=args.pixels,
             )
             with open(temporary, "rb") as packed:
                 shutil.copyfileobj(packed, _stdout_binary(), 1 << 20)
@@ -316,6 +323,7 @@ def _pack_one(
         threads=threads,
         progress=show_progress,
         verify=args.rm,  # --rm: checked against the input before the archive gets its name
+        pixels=args.pixels,
     )
     return _finish_pack(report, name, console, args, removable=True)
 
@@ -528,6 +536,7 @@ def _print_listing(name: str, listing: Any, several: bool) -> None:
             str(entry.packed_size),
             ratio_text(entry.size, entry.packed_size) if entry.type == "file" else "-",
             str(entry.modality or "-"),
+            str(entry.path_taken or "-"),
             str(entry.path),
         )
         for entry in listing.entries
@@ -538,10 +547,14 @@ def _print_listing(name: str, listing: Any, several: bool) -> None:
         str(listing.total_packed),
         ratio_text(listing.total_size, listing.total_packed),
         "",
+        "",
         f"{len(listing.entries)} entr{'y' if len(listing.entries) == 1 else 'ies'}",
     )
     _print_table(
-        ("type", "size", "packed", "ratio", "modality", "path"), rows, total, numeric=(1, 2, 3)
+        ("type", "size", "packed", "ratio", "modality", "coding", "path"),
+        rows,
+        total,
+        numeric=(1, 2, 3),
     )
     if several:
         print()
@@ -754,6 +767,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="worker processes for folders (0: one per core); the archive is the same for any N",
+    )
+    pack.add_argument(
+        "--pixels",
+        action="store_true",
+        help="images: keep identical pixels and metadata, not the file's bytes (unpack writes "
+        "PNG); the default keeps every image byte-exact",
     )
     _add_device(pack)
     _add_verbosity(pack, suppress=True)

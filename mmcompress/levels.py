@@ -21,6 +21,8 @@ class LevelRecipe:
     zstd_level: int
     #: Raw bytes per block: bigger blocks let adaptive models learn longer.
     block_size: int = 8 << 20
+    #: Pixel codec config for the pixel strips of images (``None``: images take the byte path).
+    pixel: dict[str, Any] | None = None
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -41,7 +41,7 @@ BATCH_BYTES = 1 << 20
 #: Batches in flight per worker: enough to keep every worker busy while the writer catches up.
 BATCHES_PER_WORKER = 2
 
-#: One block to code: its raw bytes and the modality (an int, cheap to send).
+#: One block to code: its raw bytes and its role (a modality or streams.PIXEL_BLOCK; an int).
 BlockTask = tuple[bytes, int]
 
 
@@ -64,7 +64,7 @@ def resolve_workers(threads: int) -> int:
 def encode_blocks(
     book: CodecBook, recipe: LevelRecipe, blocks: list[BlockTask]
 ) -> list[EncodedBlock]:
-    return [encode_stream_block(raw, book, recipe, Modality(modality)) for raw, modality in blocks]
+    return [encode_stream_block(raw, book, recipe, role) for raw, role in blocks]
 
 
 class _OneBlock:
@@ -188,7 +188,14 @@ class BlockPool:
         self, raws: Iterable[bytes], modality: Modality
     ) -> Iterator[tuple[bytes, EncodedBlock]]:
         """One stream's blocks with their coded forms, in order (a :data:`.streams.BlockEncoder`)."""
-        batches = (_OneBlock(raw, int(modality)) for raw in raws)
+        yield from self.encode_roles((raw, int(modality)) for raw in raws)
+
+    def encode_roles(
+        self, blocks: Iterable[tuple[bytes, int]]
+    ) -> Iterator[tuple[bytes, EncodedBlock]]:
+        """Blocks that each carry their role, with their coded forms, in order (a
+        :data:`.streams.RoleEncoder`)."""
+        batches = (_OneBlock(raw, role) for raw, role in blocks)
         for batch, encoded in self.map_ordered(batches):
             yield batch.raw, encoded[0]
 

@@ -9,7 +9,7 @@ its cheapest form; :func:`unpack_stream` decodes an entry's blocks into a sink.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -17,6 +17,7 @@ from .blockcoding import decode_block, encode_block
 from .container import BlockKind, ContainerReader, ContainerWriter, Entry
 from .detect import Modality
 from .errors import CorruptArchive, UnsupportedFormat
+from .imaging import serializer as raster
 from .levels import LevelRecipe
 from .predictors import Codec, build_predictor, predictor_for_recipe
 
@@ -24,12 +25,16 @@ ProgressFn = Callable[[int], None]
 EncodedBlock = tuple[BlockKind, int, bytes]
 #: Codes a stream's blocks (in order) somewhere else: raw blocks in, (raw, coded form) out.
 BlockEncoder = Callable[[Iterator[bytes], Modality], Iterator[tuple[bytes, EncodedBlock]]]
+#: The same for blocks that each carry their role: (raw, role) pairs in, (raw, coded form) out.
+RoleEncoder = Callable[[Iterable[tuple[bytes, int]]], Iterator[tuple[bytes, EncodedBlock]]]
 
 #: How the symbols of MODEL blocks are turned into bits (docs/FORMAT.md): recorded in every
 #: archive that has model-coded blocks.
 CODER_DESCRIPTION = {"id": "constriction-range", "version": 1}
 #: The serializer of plain byte streams (entries' serializer 0).
 BYTES_SERIALIZER = {"id": "bytes", "version": 1}
+#: The block role of pixel strips (block coders receive a role: a Modality value, or this).
+PIXEL_BLOCK = 100
 
 
 @dataclass
@@ -37,6 +42,10 @@ class CodecBook:
     """The predictors of one archive, by codec index (the ``codec`` byte of MODEL blocks)."""
 
     configs: list[dict[str, Any]]
+    #: The serializers the archive's entries name (``meta["serializers"]``), by number.
+    serializers: list[dict[str, Any]] = field(default_factory=lambda: [BYTES_SERIALIZER])
+    #: Index of the codec that codes pixel strips (None: images take the byte path).
+    pixel_codec: int | None = None
     _predictors: list[Codec | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -44,13 +53,13 @@ class CodecBook:
 
     @classmethod
     def for_recipe(cls, recipe: LevelRecipe) -> CodecBook:
-        if recipe.predictor is None:
-            return cls([])
-        predictor = predictor_for_recipe(recipe.predictor)
-        # The archive records the predictor's own canonical config (defaults filled in) and the
+        """The recipe's byte predictor (codec 0) and, when it has one, its pixel codec (last)."""
+        built = [predictor_for_recipe(spec) for spec in (recipe.predictor, recipe.pixel) if spec]
+        # The archive records each codec's own canonical config (defaults filled in) and the
         # precision of its tables, which the coder needs.
-        book = cls([{**predictor.compact_config(), "precision_bits": predictor.precision_bits}])
-        book._predictors = [predictor]
+        book = cls([{**p.compact_config(), "precision_bits": p.precision_bits} for p in built])
+        book._predictors = list(built)
+        book.pixel_codec = len(built) - 1 if recipe.pixel else None
         return book
 
     @classmethod
@@ -63,12 +72,15 @@ class CodecBook:
         coder = meta.get("coder", CODER_DESCRIPTION)
         if coder != CODER_DESCRIPTION:
             raise UnsupportedFormat(f"archive uses coder {coder!r}, which this mmcompress lacks")
-        for serializer in meta.get("serializers", [BYTES_SERIALIZER]):
-            if serializer != BYTES_SERIALIZER:
+        serializers = meta.get("serializers", [BYTES_SERIALIZER])
+        if not isinstance(serializers, list):
+            raise CorruptArchive("archive metadata has a malformed serializer list")
+        for serializer in serializers:
+            if serializer != BYTES_SERIALIZER and serializer not in raster.SERIALIZERS:
                 raise UnsupportedFormat(
                     f"archive uses serializer {serializer!r}, which this mmcompress lacks"
                 )
-        return cls(list(configs))
+        return cls(list(configs), serializers=list(serializers))
 
     def predictor(self, index: int) -> Codec:
         built = self._predictors[index]
@@ -87,11 +99,14 @@ class CodecBook:
     def all_predictors(self) -> list[Codec]:
         return [self.predictor(i) for i in range(len(self.configs))]
 
-    def codec_for(self, modality: Modality) -> int | None:
-        """Which codec models this modality (None: stored/zstd only)."""
-        if modality == Modality.COMPRESSED or not self.configs:
+    def codec_for(self, role: int) -> int | None:
+        """Which codec models blocks of this role, a modality or :data:`PIXEL_BLOCK` (None:
+        stored/zstd only)."""
+        if role == PIXEL_BLOCK:
+            return self.pixel_codec
+        if role == Modality.COMPRESSED or not self.configs:
             return None
-        return 0
+        return 0 if self.pixel_codec != 0 else None
 
 
 def read_full(source: BinaryIO, size: int) -> bytes:
@@ -107,16 +122,17 @@ def read_full(source: BinaryIO, size: int) -> bytes:
 
 
 def encode_stream_block(
-    raw: bytes, book: CodecBook, recipe: LevelRecipe, modality: Modality, model_overhead: int = 0
+    raw: bytes, book: CodecBook, recipe: LevelRecipe, role: int, model_overhead: int = 0
 ) -> EncodedBlock:
-    codec = book.codec_for(modality)
+    """The cheapest form of one block; ``role`` is the entry's modality or :data:`PIXEL_BLOCK`."""
+    codec = book.codec_for(role)
     return encode_block(
         raw,
         predictor=None if codec is None else book.predictor(codec),
         codec=codec or 0,
         zstd_level=recipe.zstd_level,
-        tag=int(modality),
-        compressed_hint=modality == Modality.COMPRESSED,
+        tag=0 if role == PIXEL_BLOCK else int(role),
+        compressed_hint=role == Modality.COMPRESSED,
         model_overhead=model_overhead,
     )
 
@@ -168,6 +184,35 @@ def pack_stream(
     return entry
 
 
+def pack_blocks(
+    writer: ContainerWriter,
+    book: CodecBook,
+    recipe: LevelRecipe,
+    entry: Entry,
+    blocks: Iterable[tuple[bytes, int]],
+    *,
+    encode_many: RoleEncoder | None = None,
+) -> Entry:
+    """Write an entry whose blocks a serializer has already cut: (raw, role) pairs, in order.
+
+    Unlike :func:`pack_stream` it leaves ``entry.size`` alone: the serializer sets it (the size of
+    the file the blocks rebuild). ``encode_many`` codes the blocks elsewhere, in order.
+    """
+    entry.first_block = writer.offset
+    pairs = (
+        encode_many(blocks)
+        if encode_many is not None
+        else ((raw, encode_stream_block(raw, book, recipe, role)) for raw, role in blocks)
+    )
+    for raw, (kind, codec, payload) in pairs:
+        writer.write_block(kind, codec, raw, payload)
+        entry.block_count += 1
+    entry.packed_size = writer.offset - entry.first_block if entry.block_count else 0
+    if not entry.block_count:
+        entry.first_block = 0
+    return entry
+
+
 def _raw_blocks(source: BinaryIO, first: bytes | None, block_size: int) -> Iterator[bytes]:
     raw = first if first is not None else read_full(source, block_size)
     while raw:
@@ -183,20 +228,38 @@ def unpack_stream(
     content_hash: Any | None = None,
     on_progress: ProgressFn | None = None,
 ) -> int:
-    """Decode ``entry``'s blocks into ``sink``; returns the bytes written."""
+    """Decode ``entry``'s blocks into ``sink`` (through its serializer); returns bytes written."""
+    if entry.serializer >= len(book.serializers):
+        raise CorruptArchive(f"entry {entry.path!r} names a serializer the archive lacks")
+    raws = _decoded_blocks(reader, entry, book, content_hash, on_progress)
+    if book.serializers[entry.serializer] == BYTES_SERIALIZER:
+        written = 0
+        for raw in raws:
+            sink.write(raw)
+            written += len(raw)
+        return written
+    data = raster.rebuild_from_blocks(raws, entry.size)
+    sink.write(data)
+    return len(data)
+
+
+def _decoded_blocks(
+    reader: ContainerReader,
+    entry: Entry,
+    book: CodecBook,
+    content_hash: Any | None,
+    on_progress: ProgressFn | None,
+) -> Iterator[bytes]:
     predictors: list[Codec] | None = None
-    written = 0
     for header, payload in reader.iter_blocks(entry):
         if header.kind == BlockKind.MODEL and predictors is None:
             predictors = book.all_predictors()
         raw = decode_block(header, payload, predictors or [])
-        sink.write(raw)
         if content_hash is not None:
             content_hash.update(raw)
-        written += len(raw)
         if on_progress:
             on_progress(len(raw))
-    return written
+        yield raw
 
 
 def new_content_hash() -> Any:

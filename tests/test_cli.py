@@ -120,7 +120,7 @@ def test_folder_round_trip_with_output_names(code_dir: Path) -> None:
     packed = run_cli("pack", FAST, "-o", "code.mmc", code_dir.name, cwd=tmp)
     assert packed.returncode == 0, packed.stderr
     table = run_cli("list", "code.mmc", cwd=tmp).stdout.decode().splitlines()
-    assert table[0].split() == ["type", "size", "packed", "ratio", "modality", "path"]
+    assert table[0].split() == ["type", "size", "packed", "ratio", "modality", "coding", "path"]
     assert sorted(row.split()[-1] for row in table[1:-2]) == sorted(tree_bytes(code_dir))
     assert table[-1].startswith("total")
 
