@@ -1,22 +1,101 @@
-"""Images: the public API of the image modality.
+"""Images: the public API of the image modality (``mmcompress.image``).
 
-Until the pixel model lands (issue 4), an image file is coded byte-exactly through the byte path:
-already-compressed formats (PNG's deflate, JPEG) are recognised and stored or zstd'd; raw formats
-(BMP, PPM, TIFF) go through the byte predictor.
+    blob = mmcompress.image.compress("photo.png")         # a file: byte-exact by default
+    blob = mmcompress.image.compress(array)               # a numpy array or PIL image: pixel-exact
+    pixels = mmcompress.image.decompress(blob)            # numpy array (H, W) or (H, W, C)
+    picture = mmcompress.image.decompress_to_pil(blob)
+    mmcompress.image.decompress_to_file(blob, "out.png")  # the file's bytes, written atomically
+
+A file's bytes come back exactly unless ``pixels=True`` (the ``--pixels`` promise: identical
+pixels and metadata, re-encoded as PNG). Arrays and PIL images have no file to be exact to:
+they are stored as PNG content with the pixel promise. How images are coded (side information +
+pixel strips under the pixel model, or the byte path) is :mod:`mmcompress.imaging`'s business.
 """
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
 from .api import compress as _compress
-from .api import decompress
+from .api import decompress as decompress_bytes
+from .atomic import atomic_file
 from .detect import Modality, detect_as
+from .errors import InputError
+
+ImageInput = bytes | bytearray | memoryview | str | os.PathLike[str] | np.ndarray | Any
 
 
-def compress(data: bytes, *, name: str = "", level: int | None = None) -> bytes:
-    """Compress an image file's bytes, byte-exactly."""
-    raw = bytes(data)
-    modality = detect_as(Modality.IMAGE, name, raw[:4096])
-    return _compress(raw, level=level, name=name, modality=modality)
+def _png_of(image: Any) -> bytes:
+    """PNG bytes of a numpy array or PIL image (pixels kept exactly)."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[:, :, 0]
+        if array.dtype == np.uint16 and array.ndim == 2:
+            picture = Image.fromarray(array.astype(np.uint16), mode="I;16")
+        elif array.dtype == np.uint8 and (array.ndim == 2 or array.shape[2] in (2, 3, 4)):
+            picture = Image.fromarray(array)
+        else:
+            raise InputError(
+                f"cannot store an array of shape {image.shape} and dtype {image.dtype} as an "
+                "image (uint8 (H, W[, 1-4]) or uint16 (H, W))"
+            )
+    elif isinstance(image, Image.Image):
+        picture = image
+    else:
+        raise InputError(f"not an image: {type(image).__name__}")
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
 
 
-__all__ = ["compress", "decompress"]
+def compress(
+    image: ImageInput, *, name: str = "", level: int | None = None, pixels: bool = False
+) -> bytes:
+    """Compress an image: file bytes or a path (byte-exact unless ``pixels``), or a numpy array
+    / PIL image (pixel-exact). Returns a single-file archive."""
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        name = name or path.name
+    elif isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    else:
+        data, pixels, name = _png_of(image), True, name or "image.png"
+    modality = detect_as(Modality.IMAGE, name, data[:4096])
+    return _compress(data, level=level, name=name, modality=modality, pixels=pixels)
+
+
+def decompress_to_pil(blob: bytes) -> Any:
+    """The archived image as a PIL image (loaded, independent of the archive)."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(decompress_bytes(blob)))
+    picture.load()
+    return picture
+
+
+def decompress(blob: bytes) -> np.ndarray:
+    """The archived image's pixels: (H, W) or (H, W, C), uint8 or uint16 (palette images give
+    their palette indices; use :func:`decompress_to_pil` for the palette)."""
+    return np.asarray(decompress_to_pil(blob))
+
+
+def decompress_to_file(blob: bytes, path: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Write the archived image file to ``path`` (atomically; OutputExists unless ``force``)."""
+    data = decompress_bytes(blob)
+    with atomic_file(Path(path), force) as sink:
+        sink.write(data)
+
+
+__all__ = ["compress", "decompress", "decompress_bytes", "decompress_to_file", "decompress_to_pil"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,6 +94,19 @@ def plan_blocks(found: ImagePlan, block_size: int) -> Iterator[tuple[str, bytes]
     rows = max(1, block_size // row_bytes)
     for top in range(0, pixels.shape[0], rows):
         yield Block.PIXELS, pixels_to_block(pixels[top : top + rows], bits)
+
+
+def check_same_pixels(original: Path, rebuilt: bytes) -> None:
+    """The ``--pixels`` check: ``rebuilt`` (a PNG) holds the pixels of the image file
+    ``original`` exactly (CorruptArchive if not)."""
+    from .raster import same_pixels
+
+    try:
+        data = original.read_bytes()
+    except OSError as exc:
+        raise CorruptArchive(f"archive does not match {original}: {exc.strerror}") from None
+    if not same_pixels(data, rebuilt):
+        raise CorruptArchive(f"archive does not match {original}: the pixels differ")
 
 
 def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
