@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 CORPUS := ../shared/corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test check bench fuzz train clean
+.PHONY: help venv run test check bench bench-images fuzz train clean
 
 help: ## list the targets
 	@echo "make targets:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  \1\t\2/' | expand -t 10
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
 
 venv: $(STAMP) ## create .venv and install mmcompress with its dev tools (again when pyproject.toml changes)
 
@@ -34,6 +34,10 @@ check: venv ## lint, format check and type check
 bench: venv ## measure on the benchmark corpus, write BENCHMARKS.md and bench-out/
 	$(BIN)/mmcompress bench $(CORPUS)/bench/text $(CORPUS)/bench/code $(CORPUS)/bench/binaries \
 		--markdown BENCHMARKS.md --out bench-out
+
+bench-images: venv ## bits per pixel vs PNG, WebP, JPEG XL on the photo sets; writes bench-out/images/
+	$(BIN)/mmcompress bench --images $(CORPUS)/bench/images/kodak $(CORPUS)/bench/images/waterloo \
+		$(CORPUS)/bench/images/imagecompression --out bench-out/images
 
 FUZZ_SECONDS ?= 60
 

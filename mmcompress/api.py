@@ -19,11 +19,11 @@ import shutil
 import stat
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from . import __version__, streams
+from . import __version__, solid, streams
 from .archive import (
     check_entries,
     check_expansion,
@@ -48,17 +48,19 @@ from .container import (
     EntryType,
     canonical_json,
 )
-from .detect import Modality, detect
+from .detect import IMAGE_SUFFIXES, Modality, detect
 from .errors import CorruptArchive, InputError, MmcError, UnsafePath, UnsupportedFormat
 from .imaging import serializer as raster
 from .levels import DEFAULT_LEVEL, LevelRecipe, recipe
 from .manifest import SUFFIX as MANIFEST_SUFFIX
 from .manifest import check_shard, is_manifest, read_manifest
 from .parallel import BlockPool, resolve_workers
+from .predictors.hfenv import model_spec
 from .progress import progress as progress_bar
 from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
 
 ARCHIVE_SUFFIX = ".mmc"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The stored path of the one entry of a single-file archive (the real name is the archive's).
 SINGLE_ENTRY_PATH = "-"
 
@@ -176,6 +178,15 @@ def _modality_name(code: int) -> str:
         return f"unknown({code})"
 
 
+def _may_hold_images(root: Path, relpaths: list[str] | None) -> bool:
+    """Whether a folder (or the listed items) has a file named like a raster image."""
+    if relpaths is not None:
+        names: Any = relpaths
+    else:
+        names = (name for _, _, files in os.walk(root) for name in files)
+    return any(os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES for name in names)
+
+
 def _path_taken(meta: dict[str, Any], entry: Entry) -> str:
     serializers = meta.get("serializers", [streams.BYTES_SERIALIZER])
     if not isinstance(serializers, list) or entry.serializer >= len(serializers):
@@ -191,11 +202,25 @@ def _path_taken(meta: dict[str, Any], entry: Entry) -> str:
 class Compressor:
     """A reusable packer/unpacker: the level's models are built once and kept."""
 
-    def __init__(self, level: int | None = None, *, pixels: bool = False) -> None:
+    def __init__(
+        self,
+        level: int | None = None,
+        *,
+        pixels: bool = False,
+        model: str | dict[str, Any] | None = None,
+    ) -> None:
         """``pixels``: images keep their pixels and metadata but are re-encoded as PNG on unpack
-        (the ``--pixels`` promise) instead of coming back byte for byte."""
+        (the ``--pixels`` promise) instead of coming back byte for byte. ``model``: a local
+        Hugging Face LLM ("hf:PATH", or :func:`.predictors.hfenv.model_spec`'s dict) codes the
+        byte blocks instead of the level's predictor (docs/LLM.md); blocks are coded in this
+        process only (one model in memory)."""
         self.recipe: LevelRecipe = recipe(level)
+        self.model = None if model is None else model_spec(model)
+        if self.model is not None:
+            self.recipe = replace(self.recipe, predictor=self.model)
         self.pixels = pixels
+        #: Folder files up to this size are packed in solid groups (0: every file on its own).
+        self.solid_max_bytes = solid.MAX_FILE_BYTES
         self._book: CodecBook | None = None
         self._decode_books: dict[str, CodecBook] = {}
 
@@ -218,11 +243,12 @@ class Compressor:
         are listed (only archives that may hold pixel-path entries pay for their description)."""
         if not book_used:
             return {}  # stored/zstd only: nothing to describe (docs/FORMAT.md)
-        codecs = self.book.configs
         serializers = [streams.BYTES_SERIALIZER]
         if images:
+            self.book.describe_pixel_codec()
             serializers += list(raster.SERIALIZERS)
-        elif self.book.pixel_codec is not None:
+        codecs = self.book.configs
+        if not images and self.book.pixel_codec is not None:
             codecs = codecs[: self.book.pixel_codec]
         return {
             "codecs": codecs,
@@ -275,6 +301,7 @@ class Compressor:
 
         An input of several blocks is coded by ``threads`` worker processes (same bytes)."""
         started = time.perf_counter()
+        threads = 1 if self.model is not None else threads
         # The name only guides detection: unpack names the output after the archive, so a
         # single-file archive stores none (saves its length on every small file).
         entry = Entry(path=SINGLE_ENTRY_PATH, mode=mode, mtime=mtime)
@@ -282,6 +309,7 @@ class Compressor:
         if modality is None:
             modality = detect(name, first[:4096])
         entry.modality = int(modality)
+        warnings: list[str] = []
         if modality == Modality.IMAGE and self.book.pixel_codec is not None:
             tail = read_full(source, raster.MAX_FILE_BYTES)
             planned = (
@@ -291,8 +319,14 @@ class Compressor:
             )
             if planned is not None:
                 total = self._pack_image(*planned, sink, entry, threads)
-                return PackReport(None, planned[1], total, time.perf_counter() - started)
+                read = len(first) + len(tail)  # the input's size (the entry's may differ)
+                return PackReport(None, read, total, time.perf_counter() - started)
             source = cast(BinaryIO, _Prefixed(tail, source))
+            if not self.pixels and first.startswith(PNG_SIGNATURE):
+                warnings.append(
+                    "its PNG stream cannot be rebuilt byte for byte, so it was kept as bytes; "
+                    "--pixels codes its pixels (unpack then writes a new PNG)"
+                )
         more = read_full(source, 1)
         if not more:
             # The whole input is one block: code it first, so the header lists only what is used
@@ -331,7 +365,7 @@ class Compressor:
                 )
         writer.add_entry(entry)
         total = writer.close()
-        return PackReport(None, entry.size, total, time.perf_counter() - started)
+        return PackReport(None, entry.size, total, time.perf_counter() - started, warnings)
 
     def compress(self, data: bytes, *, name: str = "", modality: Modality | None = None) -> bytes:
         sink = io.BytesIO()
@@ -356,6 +390,7 @@ class Compressor:
         its name (what ``pack --rm`` relies on before removing anything).
         """
         source = Path(src)
+        threads = 1 if self.model is not None else threads
         if not source.exists() and not source.is_symlink():
             raise InputError(f"{source}: no such file or folder")
         target = Path(dst) if dst is not None else source.with_name(source.name + ARCHIVE_SUFFIX)
@@ -413,7 +448,7 @@ class Compressor:
     def _pack_tree(
         self, sink: BinaryIO, root: Path, relpaths: list[str] | None, threads: int, progress: bool
     ) -> PackReport:
-        images = self._raster_serializer()
+        images = self._raster_serializer() if _may_hold_images(root, relpaths) else None
         writer = ContainerWriter(sink, self._meta(True, images is not None), flags=FLAG_TREE)
         outcome = pack_tree(
             root,
@@ -424,6 +459,7 @@ class Compressor:
             workers=resolve_workers(threads),
             show_progress=progress,
             raster_serializer=images,
+            solid_max_bytes=self.solid_max_bytes,
         )
         total = writer.close()
         return PackReport(None, outcome.input_bytes, total, 0.0, outcome.warnings, outcome.files)
@@ -446,11 +482,11 @@ class Compressor:
                 _same_paths(original, reader.entries)
             else:
                 single_file_entry(reader)
-            for entry in reader.entries:
+            files: list[int] = []
+            for number, entry in enumerate(reader.entries):
                 path = original / entry.path if tree else original
                 if entry.type == EntryType.FILE:
-                    with _Comparing(path) as sink:
-                        streams.unpack_stream(reader, entry, book, sink, content_hash)  # type: ignore[arg-type]
+                    files.append(number)
                 elif entry.type == EntryType.DUPLICATE:  # same bytes as its (verified) original
                     _same_content(path, original / reader.entries[entry.duplicate_of].path)
                 elif entry.type == EntryType.DIR and not (path.is_dir() and not path.is_symlink()):
@@ -459,6 +495,14 @@ class Compressor:
                     not path.is_symlink() or os.readlink(path) != entry.link_target
                 ):
                     raise CorruptArchive(f"archive does not match {path}: link differs")
+
+            def comparing(number: int) -> BinaryIO:
+                path = original / reader.entries[number].path if tree else original
+                if _path_taken(reader.meta, reader.entries[number]) == "pixels-png":
+                    return _PixelComparing(path)  # type: ignore[return-value]
+                return _Comparing(path)  # type: ignore[return-value]
+
+            solid.decode_files(reader, book, files, comparing, content_hash)
             if content_hash.digest() != reader.content_sha256:
                 raise CorruptArchive("archive content hash does not match (damaged archive)")
 
@@ -613,9 +657,8 @@ class Compressor:
             check_expansion(reader, allow_large)
             book = self._book_for(reader)
             content_hash = new_content_hash()
-            for entry in reader.entries:
-                if entry.type == EntryType.FILE:
-                    streams.unpack_stream(reader, entry, book, _NullSink(), content_hash)  # type: ignore[arg-type]
+            files = [n for n, e in enumerate(reader.entries) if e.type == EntryType.FILE]
+            solid.decode_files(reader, book, files, lambda _: _NullSink(), content_hash)  # type: ignore[arg-type,return-value]
             if content_hash.digest() != reader.content_sha256:
                 raise CorruptArchive("archive content hash does not match (damaged archive)")
 
@@ -632,7 +675,7 @@ class Compressor:
                 else e.path,
                 type=e.type.name.lower(),
                 size=e.size,
-                packed_size=e.packed_size,
+                packed_size=_packed_share(reader, e),
                 modality=_modality_name(e.modality) if e.type == EntryType.FILE else "",
                 mode=e.mode,
                 mtime=e.mtime,
@@ -669,6 +712,15 @@ class Compressor:
             entries,
             archive_bytes,
         )
+
+
+def _packed_share(reader: ContainerReader, entry: Entry) -> int:
+    """The archive bytes an entry's data takes; a file in a solid group gets the share of the
+    group's blocks its size is of the group's (rounded down)."""
+    if not entry.grouped:
+        return entry.packed_size
+    group = reader.groups[entry.group]
+    return group.packed_size * entry.size // group.size
 
 
 def _same_paths(root: Path, entries: list[Entry]) -> None:
@@ -722,6 +774,21 @@ class _Comparing(io.RawIOBase):
             self.close()
 
 
+class _PixelComparing(io.BytesIO):
+    """A sink for ``--pixels`` entries: the PNG it is given must hold the original's pixels."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                raster.check_same_pixels(self._path, self.getvalue())
+        finally:
+            self.close()
+
+
 class _NullSink(io.RawIOBase):
     """A sink that discards what it is given (for `test`)."""
 
@@ -756,21 +823,31 @@ class _seekable:
 
 # --- module-level conveniences -----------------------------------------------------------------
 
-_shared: dict[tuple[int, bool], Compressor] = {}
+_shared: dict[tuple[int, bool, str], Compressor] = {}
 
 
-def _compressor(level: int | None, pixels: bool = False) -> Compressor:
-    key = (recipe(level).level, pixels)
+def _compressor(
+    level: int | None, pixels: bool = False, model: str | dict[str, Any] | None = None
+) -> Compressor:
+    key = (recipe(level).level, pixels, json.dumps(model, sort_keys=True))
     if key not in _shared:
-        _shared[key] = Compressor(*key[:1], pixels=pixels)
+        _shared[key] = Compressor(key[0], pixels=pixels, model=model)
     return _shared[key]
 
 
 def compress(
-    data: bytes, *, level: int | None = None, name: str = "", modality: Modality | None = None
+    data: bytes,
+    *,
+    level: int | None = None,
+    name: str = "",
+    modality: Modality | None = None,
+    pixels: bool = False,
+    model: str | dict[str, Any] | None = None,
 ) -> bytes:
-    """Compress ``data`` into a single-file archive (bytes); ``name`` helps detection."""
-    return _compressor(level).compress(bytes(data), name=name, modality=modality)
+    """Compress ``data`` into a single-file archive (bytes); ``name`` helps detection;
+    ``pixels``: an image keeps its pixels and metadata, not its bytes; ``model``: a local LLM
+    ("hf:PATH") codes it (docs/LLM.md)."""
+    return _compressor(level, pixels, model).compress(bytes(data), name=name, modality=modality)
 
 
 def decompress(blob: bytes) -> bytes:
@@ -788,10 +865,11 @@ def pack_file(
     progress: bool = False,
     verify: bool = False,
     pixels: bool = False,
+    model: str | dict[str, Any] | None = None,
 ) -> PackReport:
     """Pack a file or folder (see :meth:`Compressor.pack_file`); ``pixels``: images keep their
-    pixels and metadata, not their bytes (PNG on unpack)."""
-    return _compressor(level, pixels).pack_file(
+    pixels and metadata, not their bytes (PNG on unpack); ``model``: a local LLM ("hf:PATH")."""
+    return _compressor(level, pixels, model).pack_file(
         src, dst, force=force, threads=threads, progress=progress, verify=verify
     )
 
@@ -808,8 +886,9 @@ def pack_stream(
     name: str = "",
     level: int | None = None,
     pixels: bool = False,
+    model: str | dict[str, Any] | None = None,
 ) -> PackReport:
-    return _compressor(level, pixels).pack_stream(source, sink, name=name)
+    return _compressor(level, pixels, model).pack_stream(source, sink, name=name)
 
 
 def unpack_file(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import posixpath
 import shutil
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, NamedTuple
 
-from . import parallel
-from .container import ContainerReader, ContainerWriter, Entry, EntryType
+from . import parallel, solid
+from .container import ContainerReader, ContainerWriter, Entry, EntryType, Group
 from .detect import Modality, detect
 from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
 from .imaging import serializer as raster
@@ -206,6 +207,7 @@ class _Piece:
     raw: bytes = b""
     file_size: int = 0  # the file's size when walked (for its progress bar)
     role: int = -1  # the block's role for the coder (streams.PIXEL_BLOCK); -1: the entry's modality
+    group: int = -1  # a block (or the end) of this solid group's stream; ``entry`` tallies it
 
 
 @dataclass
@@ -226,8 +228,14 @@ def _tree_pieces(
     duplicates: dict[int, int],
     recipe: LevelRecipe,
     raster_serializer: int | None = None,
+    grouped: dict[int, tuple[int, int, int]] | None = None,
 ) -> Iterator[_Piece]:
-    """Read the tree in order: every file's blocks, then each entry's end (entries in item order)."""
+    """Read the tree in order: every file's blocks, then each entry's end (entries in item order).
+
+    ``grouped``: item position -> (group, offset, modality) of the files in solid groups, whose
+    bytes :func:`_group_pieces` reads instead.
+    """
+    grouped = grouped or {}
     for position, item in enumerate(items):
         mode = stat.S_IMODE(item.st.st_mode) & PERMISSION_BITS
         entry = Entry(path=item.relpath, type=item.kind, mode=mode, mtime=_mtime(item.st))
@@ -242,6 +250,9 @@ def _tree_pieces(
             except OSError as exc:
                 raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
             check_unchanged(item.path, item.st, now, item.st.st_size)
+        elif position in grouped:
+            entry.group, entry.offset, entry.modality = grouped[position]
+            entry.size = item.st.st_size
         elif item.kind == EntryType.FILE:
             yield from _file_pieces(item, entry, recipe, raster_serializer)
         yield _Piece(entry)
@@ -282,6 +293,51 @@ def _file_pieces(
     check_unchanged(item.path, item.st, after, read_bytes)
 
 
+def _plan_groups(
+    items: list[TreeItem], duplicates: dict[int, int], max_file_bytes: int
+) -> list[solid.GroupPlan]:
+    """The solid groups of a tree: its small files (not duplicates) by kind (:mod:`.solid`)."""
+    candidates = []
+    for position, item in enumerate(items):
+        size = item.st.st_size
+        if item.kind != EntryType.FILE or position in duplicates or not 0 < size <= max_file_bytes:
+            continue
+        try:
+            with open(item.path, "rb") as source:
+                head = source.read(_HEAD_BYTES)
+        except OSError as exc:
+            raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
+        modality = detect(item.relpath, head)
+        key = solid.group_key(item.relpath, modality, head)
+        if key is not None:
+            candidates.append(solid.Candidate(position, item.relpath, size, modality, key))
+    return solid.plan_groups(candidates)
+
+
+def _member_data(item: TreeItem) -> bytes:
+    """A grouped file's bytes (small: read whole), checked unchanged since the walk."""
+    try:
+        with open(item.path, "rb") as source:
+            data = read_full(source, item.st.st_size + 1)
+            after = os.fstat(source.fileno())
+    except OSError as exc:
+        raise InputError(f"cannot read {item.path}: {exc.strerror}") from None
+    check_unchanged(item.path, item.st, after, len(data))
+    return data
+
+
+def _group_pieces(
+    items: list[TreeItem], plans: list[solid.GroupPlan], block_size: int
+) -> Iterator[_Piece]:
+    """Each solid group's stream (its files concatenated) in blocks, then the group's end."""
+    for number, plan in enumerate(plans):
+        tally = Entry(path=f"<solid group {number}>", modality=int(plan.modality))
+        datas = (_member_data(items[member.position]) for member in plan.members)
+        for raw in solid.cut_blocks(datas, block_size):
+            yield _Piece(tally, raw, group=number)
+        yield _Piece(tally, group=number)
+
+
 def _batched(pieces: Iterator[_Piece], batch_bytes: int) -> Iterator[_Batch]:
     batch = _Batch()
     for piece in pieces:
@@ -304,9 +360,13 @@ def pack_tree(
     workers: int = 1,
     show_progress: bool = False,
     raster_serializer: int | None = None,
+    solid_max_bytes: int = solid.MAX_FILE_BYTES,
 ) -> PackOutcome:
     """Add every item under ``root`` (or only ``relpaths``, in that order) to ``writer`` (entries
     and blocks); returns totals/warnings.
+
+    Files of at most ``solid_max_bytes`` (0: none) are packed in solid groups (:mod:`.solid`):
+    the groups' blocks come first, then every other file's, in item order.
 
     With ``workers`` > 1 blocks are coded in a process pool (:mod:`.parallel`); the archive is
     the same for any worker count. ``raster_serializer``: the serializer number images that
@@ -328,7 +388,16 @@ def pack_tree(
         for position, item in enumerate(items)
         if item.kind == EntryType.FILE and position not in duplicates
     )
-    pieces = _tree_pieces(items, duplicates, recipe, raster_serializer)
+    plans = _plan_groups(items, duplicates, solid_max_bytes) if solid_max_bytes > 0 else []
+    grouped: dict[int, tuple[int, int, int]] = {}
+    for plan in plans:
+        number = writer.add_group(Group(modality=int(plan.modality)))
+        for member, offset in zip(plan.members, plan.offsets, strict=True):
+            grouped[member.position] = (number, offset, int(member.modality))
+    pieces = itertools.chain(
+        _group_pieces(items, plans, recipe.block_size),
+        _tree_pieces(items, duplicates, recipe, raster_serializer, grouped),
+    )
     # A pool costs a second or two to start: worth it only when there is more than a batch to code.
     pool_workers = workers if to_code > parallel.BATCH_BYTES else 1
     with (
@@ -353,6 +422,11 @@ def pack_tree(
                     overall.update(len(piece.raw))
                     if file_bar is not None:
                         file_bar.update(len(piece.raw))
+                    continue
+                if piece.group >= 0:  # the end of a solid group's stream: record its extent
+                    group = writer.groups[piece.group]
+                    group.first_block, group.block_count = entry.first_block, entry.block_count
+                    group.size, group.packed_size = entry.size, writer.offset - entry.first_block
                     continue
                 if entry.type == EntryType.FILE:
                     entry.packed_size = (
@@ -510,24 +584,32 @@ def extract_tree(
     chosen = [(n, e) for n, e in enumerate(entries) if selected is None or n in selected]
     warnings: list[str] = []
     content_hash = new_content_hash() if selected is None else None  # covers every block
-    written: dict[int, Path] = {}
+    copies: dict[int, list[Path]] = {}  # file entry number -> the chosen paths of its data
     for number, entry in chosen:
         path = destination / safe_relpath(entry.path)
         if entry.type == EntryType.DIR:
             path.mkdir(parents=True, exist_ok=True)
         elif entry.type in (EntryType.FILE, EntryType.DUPLICATE):
-            path.parent.mkdir(parents=True, exist_ok=True)
             original = entry.duplicate_of if entry.type == EntryType.DUPLICATE else number
-            if original in written:  # a copy, never a hard link: the files stay independent
-                shutil.copyfile(written[original], path)
-            else:
-                with open(path, "xb") as sink:
-                    unpack_stream(reader, entries[original], book, sink, content_hash, on_progress)
-            os.chmod(path, entry.mode & PERMISSION_BITS)
-            written[number] = path
-            written.setdefault(original, path)
+            copies.setdefault(original, []).append(path)
+
+    def open_sink(original: int) -> BinaryIO:
+        path = copies[original][0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "xb")
+
+    # Each file's data is decoded once (lone files and solid groups, in archive order) into its
+    # first chosen path; duplicates are copied from there.
+    solid.decode_files(reader, book, copies, open_sink, content_hash, on_progress)
     if content_hash is not None and content_hash.digest() != reader.content_sha256:
         raise CorruptArchive("archive content hash does not match (damaged archive)")
+    for first, *others in copies.values():
+        for path in others:  # a copy, never a hard link: the files stay independent
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(first, path)
+    for _, entry in chosen:
+        if entry.type in (EntryType.FILE, EntryType.DUPLICATE):
+            os.chmod(destination / safe_relpath(entry.path), entry.mode & PERMISSION_BITS)
     # Links last, so that no file is ever written through one; then times and folder modes.
     for _, entry in chosen:
         if entry.type != EntryType.SYMLINK:
@@ -555,7 +637,7 @@ def extract_tree(
 def single_file_entry(reader: ContainerReader) -> Entry:
     """The one file entry of a single-file archive (or CorruptArchive)."""
     entries = reader.entries
-    if len(entries) != 1 or entries[0].type != EntryType.FILE:
+    if len(entries) != 1 or entries[0].type != EntryType.FILE or entries[0].grouped:
         raise CorruptArchive("a single-file archive must hold exactly one file entry")
     return entries[0]
 

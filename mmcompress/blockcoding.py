@@ -13,6 +13,7 @@ Already-compressed input is recognised by a quick zstd probe and never modelled 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 import zstandard
@@ -143,7 +144,7 @@ def encode_block(
     return best
 
 
-def decode_block(header: BlockHeader, payload: bytes, predictors: list[Codec]) -> bytes:
+def decode_block(header: BlockHeader, payload: bytes, predictors: Sequence[Codec]) -> bytes:
     """Rebuild a block's raw bytes and check them against its CRC."""
     if header.kind == BlockKind.STORED:
         raw = payload

@@ -226,7 +226,8 @@ def _display(name: str) -> str:
 
 
 def cmd_pack(args: argparse.Namespace, console: Console) -> None:
-    check_device(args.device, console)
+    check_device(args.device, console, llm=args.model is not None)
+    args.model_spec = _model_spec(args)
     api = _api()
     inputs: list[str] = args.inputs
     _check_output_options(args, inputs)
@@ -280,12 +281,18 @@ def _pack_one(
         if to_stdout:
             refuse_terminal_stdout(args.force)
             report = api.pack_stream(
-                _stdin_binary(), _stdout_binary(), level=level, pixels=args.pixels
+                _stdin_binary(),
+                _stdout_binary(),
+                level=level,
+                pixels=args.pixels,
+                model=args.model_spec,
             )
             _stdout_binary().flush()
         else:
             with atomic_output(Path(args.output), args.force) as sink:
-                report = api.pack_stream(_stdin_binary(), sink, level=level, pixels=args.pixels)
+                report = api.pack_stream(
+                    _stdin_binary(), sink, level=level, pixels=args.pixels, model=args.model_spec
+                )
             report.output = Path(args.output)
         return _finish_pack(report, name, console, args, removable=False)
 
@@ -307,6 +314,7 @@ def _pack_one(
                 threads=threads,
                 progress=show_progress,
                 pixels=args.pixels,
+                model=args.model_spec,
             )
             with open(temporary, "rb") as packed:
                 shutil.copyfileobj(packed, _stdout_binary(), 1 << 20)
@@ -324,6 +332,7 @@ def _pack_one(
         progress=show_progress,
         verify=args.rm,  # --rm: checked against the input before the archive gets its name
         pixels=args.pixels,
+        model=args.model_spec,
     )
     return _finish_pack(report, name, console, args, removable=True)
 
@@ -386,6 +395,7 @@ def _remove_path(path: Path) -> None:
 
 def cmd_unpack(args: argparse.Namespace, console: Console) -> None:
     check_device(args.device, console)
+    _llm_decode_options(args)
     api = _api()
     _check_output_options(args, args.inputs)
     summary: list[dict[str, Any]] = []
@@ -602,6 +612,7 @@ def _refuse_directory(path: Path) -> None:
 
 def cmd_test(args: argparse.Namespace, console: Console) -> None:
     check_device(args.device, console)
+    _llm_decode_options(args)
     api = _api()
     for name in args.inputs:
         started = time.perf_counter()
@@ -693,15 +704,61 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_device(device: str, console: Console) -> None:
-    """``--device cuda`` needs a CUDA device; the built-in predictors still code on the CPU."""
+def check_device(device: str, console: Console, llm: bool = False) -> None:
+    """``--device cuda`` needs a CUDA device; the built-in predictors still code on the CPU
+    (``llm``: a local LLM may run there, no warning)."""
     if device != "cuda":
         return
     import torch
 
     if not torch.cuda.is_available():
         raise MmcError("--device cuda: no CUDA device is available here")
-    console.warn("--device cuda: the built-in predictors have no GPU path yet; coding on the CPU")
+    if not llm:
+        console.warn(
+            "--device cuda: the built-in predictors have no GPU path yet and code on the CPU "
+            "(only a local LLM's archives run on the GPU)"
+        )
+
+
+def _add_llm_options(parser: argparse.ArgumentParser, packing: bool) -> None:
+    group = parser.add_argument_group("local LLM (docs/LLM.md)")
+    group.add_argument(
+        "--model",
+        metavar="hf:PATH",
+        help="code text with the Hugging Face causal LM saved in folder PATH (nothing is "
+        "downloaded)"
+        if packing
+        else "where the archive's Hugging Face model folder is now (its hashes must match)",
+    )
+    if packing:
+        group.add_argument(
+            "--dtype",
+            choices=("float32", "bfloat16", "float16"),
+            default=None,
+            help="float type the LLM runs in (default float32); unpack needs the same",
+        )
+
+
+def _model_spec(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The pack options' LLM spec (None: the level's own predictor)."""
+    if args.model is None:
+        return None
+    from .predictors.hfenv import model_spec
+
+    return model_spec(args.model, device=args.device, dtype=args.dtype)
+
+
+def _llm_decode_options(args: argparse.Namespace) -> None:
+    """unpack/test: --force tries LLM-coded archives made elsewhere; --model says where the
+    model folder is; --device cuda runs it on the GPU (default: where it was packed)."""
+    from .predictors import hfenv
+
+    model_path = None
+    if args.model is not None:
+        model_path = str(hfenv.model_folder(args.model))
+    hfenv.set_decode_options(
+        force=args.force, device="cuda" if args.device == "cuda" else None, model_path=model_path
+    )
 
 
 def _add_allow_large(parser: argparse.ArgumentParser) -> None:
@@ -775,6 +832,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PNG); the default keeps every image byte-exact",
     )
     _add_device(pack)
+    _add_llm_options(pack, packing=True)
     _add_verbosity(pack, suppress=True)
 
     unpack = commands.add_parser(
@@ -795,6 +853,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_allow_large(unpack)
     _add_device(unpack)
+    _add_llm_options(unpack, packing=False)
     _add_verbosity(unpack, suppress=True)
 
     listing = commands.add_parser("list", help="list an archive's entries")
@@ -806,6 +865,13 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("inputs", nargs="+", metavar="X.mmc|-")
     _add_allow_large(test)
     _add_device(test)
+    _add_llm_options(test, packing=False)
+    test.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="try archives coded by a local LLM in another environment (docs/LLM.md)",
+    )
     _add_verbosity(test, suppress=True)
 
     commands.add_parser(

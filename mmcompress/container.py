@@ -7,7 +7,8 @@ an index of entries, and a trailer, and refuses anything malformed with a :class
     Header  : signature, version, flags, canonical JSON metadata, CRC32
     Block*  : kind, codec, raw size, coded size, CRC32 of raw data, payload
     End     : one zero byte
-    Index   : entries (path, type, mode, mtime, size, first block, block count...)
+    Index   : [solid groups (size, first block, block count...)], entries (path, type, mode,
+              mtime, size, first block, block count... or group and offset)
     Trailer : total length, index length, SHA-256 of all raw block data, CRC32 of index + trailer
 """
 
@@ -26,11 +27,18 @@ from .errors import CorruptArchive, LimitExceeded, NotAnArchive, UnsupportedVers
 
 SIGNATURE = b"\x89MMC\r\n\x1a\n"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+#: The highest minor version written: 1.1 added solid groups. A writer writes 1.0 unless the
+#: archive has a group (so archives without one stay byte-identical to 1.0's).
+VERSION_MINOR = 1
+VERSION_MINOR_SOLID = 1
 
 #: Flag bit 0: the archive holds a directory tree (unpack recreates a folder).
 FLAG_TREE = 1 << 0
-KNOWN_FLAGS = FLAG_TREE
+#: Flag bit 2 (since 1.1): the index starts with a table of solid groups and may hold GROUPED
+#: entries. A 1.0 reader refuses the bit (reserved), so it never misreads such an index. (Bit 1
+#: stays reserved: the golden reserved-flag archive sets it.)
+FLAG_SOLID = 1 << 2
+KNOWN_FLAGS = FLAG_TREE | FLAG_SOLID
 
 MAX_META_BYTES = 1 << 20
 MAX_BLOCK_RAW_BYTES = 64 << 20
@@ -64,6 +72,11 @@ class EntryType(IntEnum):
     DUPLICATE = 3
 
 
+#: On-disk type of a file stored inside a solid group (FLAG_SOLID archives only). In memory it
+#: is a FILE entry whose ``group`` is not -1, so code that handles files handles it too.
+GROUPED_TYPE = 4
+
+
 @dataclass(frozen=True)
 class BlockHeader:
     kind: BlockKind
@@ -89,6 +102,25 @@ class Entry:
     serializer: int = 0
     link_target: str = ""
     duplicate_of: int = -1
+    #: Solid group the file's bytes lie in (-1: the file has blocks of its own), and where.
+    group: int = -1
+    offset: int = 0
+
+    @property
+    def grouped(self) -> bool:
+        return self.group >= 0
+
+
+@dataclass
+class Group:
+    """A solid group: one stream of blocks holding the data of several files (FLAG_SOLID)."""
+
+    size: int = 0
+    packed_size: int = 0
+    first_block: int = 0
+    block_count: int = 0
+    modality: int = 0
+    serializer: int = 0
 
 
 def canonical_json(value: Any) -> bytes:
@@ -167,17 +199,32 @@ class _Cursor:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def encode_index(entries: list[Entry]) -> bytes:
+def encode_index(entries: list[Entry], groups: list[Group] | None = None) -> bytes:
+    """The index bytes; ``groups`` (a FLAG_SOLID archive's, possibly empty) come first."""
     out = bytearray()
+    if groups is not None:
+        _put_varint(out, len(groups))
+        for group in groups:
+            for value in (group.size, group.packed_size, group.first_block, group.block_count):
+                _put_varint(out, value)
+            out.append(group.modality)
+            _put_varint(out, group.serializer)
+    elif any(entry.grouped for entry in entries):
+        raise ValueError("grouped entries need the group table (FLAG_SOLID)")
     _put_varint(out, len(entries))
     for entry in entries:
-        out.append(int(entry.type))
+        out.append(GROUPED_TYPE if entry.grouped else int(entry.type))
         path = entry.path.encode("utf-8")
         _put_varint(out, len(path))
         out += path
         _put_varint(out, entry.mode)
         _put_varint(out, _zigzag(entry.mtime))
-        if entry.type == EntryType.FILE:
+        if entry.grouped:
+            for value in (entry.group, entry.offset, entry.size):
+                _put_varint(out, value)
+            out.append(entry.modality)
+            _put_varint(out, entry.serializer)
+        elif entry.type == EntryType.FILE:
             for value in (entry.size, entry.packed_size, entry.first_block, entry.block_count):
                 _put_varint(out, value)
             out.append(entry.modality)
@@ -192,7 +239,11 @@ def encode_index(entries: list[Entry]) -> bytes:
 
 
 class ContainerWriter:
-    """Writes an archive to a binary stream, front to back (no seeking, so stdout works)."""
+    """Writes an archive to a binary stream, front to back (no seeking, so stdout works).
+
+    The header goes out with the first block (or at close): until then :meth:`add_group` may
+    still set FLAG_SOLID, so an archive is 1.1 only when it has solid groups.
+    """
 
     def __init__(self, stream: BinaryIO, meta: dict[str, Any], flags: int = 0) -> None:
         if flags & ~KNOWN_FLAGS:
@@ -200,14 +251,15 @@ class ContainerWriter:
         meta_bytes = canonical_json(meta)
         if len(meta_bytes) > MAX_META_BYTES:
             raise ValueError("metadata too large")
-        head = _HEADER_FIXED.pack(SIGNATURE, VERSION_MAJOR, VERSION_MINOR, flags, len(meta_bytes))
-        head += meta_bytes
         self._stream = stream
-        self._offset = 0
+        self._meta_bytes = meta_bytes
+        self.flags = flags
+        self._header_written = False
+        self._offset = _HEADER_FIXED.size + len(meta_bytes) + _CRC.size
         self._content_hash = hashlib.sha256()
         self.entries: list[Entry] = []
+        self.groups: list[Group] = []
         self._closed = False
-        self._write(head + _CRC.pack(crc32(head)))
 
     @property
     def offset(self) -> int:
@@ -215,6 +267,14 @@ class ContainerWriter:
         return self._offset
 
     def _write(self, data: bytes) -> None:
+        if not self._header_written:
+            minor = VERSION_MINOR_SOLID if self.flags & FLAG_SOLID else 0
+            head = _HEADER_FIXED.pack(
+                SIGNATURE, VERSION_MAJOR, minor, self.flags, len(self._meta_bytes)
+            )
+            head += self._meta_bytes
+            self._stream.write(head + _CRC.pack(crc32(head)))
+            self._header_written = True
         self._stream.write(data)
         self._offset += len(data)
 
@@ -239,12 +299,26 @@ class ContainerWriter:
         self.entries.append(entry)
         return len(self.entries) - 1
 
+    def add_group(self, group: Group) -> int:
+        """Record a solid group (its fields may be filled in until close); returns its number.
+
+        Sets FLAG_SOLID, so it must come before the first block is written.
+        """
+        if not self.flags & FLAG_SOLID:
+            if self._header_written:
+                raise ValueError("solid groups must be declared before the first block")
+            self.flags |= FLAG_SOLID
+        if len(self.groups) >= MAX_ENTRIES:
+            raise LimitExceeded(f"an archive holds at most {MAX_ENTRIES} groups")
+        self.groups.append(group)
+        return len(self.groups) - 1
+
     def close(self) -> int:
         """Write the end block, index and trailer; returns the archive's total length."""
         if self._closed:
             return self._offset
         self._write(bytes([BlockKind.END]))
-        index = encode_index(self.entries)
+        index = encode_index(self.entries, self.groups if self.flags & FLAG_SOLID else None)
         if len(index) > MAX_INDEX_BYTES:
             raise ValueError("archive index exceeds the format's limit")
         self._write(index)
@@ -327,6 +401,7 @@ class ContainerReader:
         self.meta: dict[str, Any] = meta
         self.blocks_start = stream.tell()
         self._read_trailer()
+        self.groups: list[Group] = []
         self.entries = self._read_index()
 
     def _read_trailer(self) -> None:
@@ -354,18 +429,68 @@ class ContainerReader:
         if self._stream.read(1) != bytes([BlockKind.END]):
             raise CorruptArchive("archive end-of-blocks marker is missing")
 
+    def _check_span(self, what: str, packed_size: int, first: int, blocks: int) -> None:
+        """A stream of ``blocks`` blocks at ``first`` must lie in the block area and fit them."""
+        span_end = first + packed_size
+        if not (self.blocks_start <= first and span_end <= self.index_offset - 1):
+            raise CorruptArchive(f"{what} points outside the block area")
+        if blocks * BLOCK_HEADER_BYTES > packed_size:
+            raise CorruptArchive(f"{what} declares impossible block counts")
+
+    def _read_groups(self, cursor: _Cursor) -> None:
+        count = cursor.varint()
+        if count > cursor.remaining() // 6:  # every group record takes at least 6 bytes
+            raise CorruptArchive("archive index declares more groups than it holds")
+        if count > MAX_ENTRIES:
+            raise LimitExceeded(f"archive holds {count} groups (limit {MAX_ENTRIES})")
+        for number in range(count):
+            group = Group(
+                size=cursor.varint(),
+                packed_size=cursor.varint(),
+                first_block=cursor.varint(),
+                block_count=cursor.varint(),
+                modality=cursor.u8(),
+                serializer=cursor.varint(),
+            )
+            what = f"solid group {number}"
+            if not group.block_count or not group.size:
+                raise CorruptArchive(f"{what} is empty")
+            self._check_span(what, group.packed_size, group.first_block, group.block_count)
+            if group.size > group.block_count * MAX_BLOCK_RAW_BYTES:
+                raise CorruptArchive(f"{what} declares more data than its blocks hold")
+            self.groups.append(group)
+
+    def _check_groups_tiled(self, entries: list[Entry]) -> None:
+        """Every group's members must cover its data exactly: no gap, no overlap, no excess."""
+        members: list[list[tuple[int, int]]] = [[] for _ in self.groups]
+        for entry in entries:
+            if entry.grouped:
+                members[entry.group].append((entry.offset, entry.size))
+        for number, (group, spans) in enumerate(zip(self.groups, members, strict=True)):
+            position = 0
+            for offset, size in sorted(spans):
+                if offset != position:
+                    raise CorruptArchive(f"files of solid group {number} overlap or leave gaps")
+                position += size
+            if position != group.size:
+                raise CorruptArchive(f"files of solid group {number} do not cover its data")
+
     def _read_index(self) -> list[Entry]:
         cursor = _Cursor(self._index_bytes)
+        solid = bool(self.flags & FLAG_SOLID)
+        if solid:
+            self._read_groups(cursor)
         count = cursor.varint()
         if count > cursor.remaining() // 4:  # every entry takes at least 4 bytes
             raise CorruptArchive("archive index declares more entries than it holds")
         if count > MAX_ENTRIES:
             raise LimitExceeded(f"archive holds {count} entries (limit {MAX_ENTRIES})")
         entries: list[Entry] = []
-        blocks_end = self.index_offset - 1
         for number in range(count):
+            code = cursor.u8()
+            grouped = solid and code == GROUPED_TYPE
             try:
-                kind = EntryType(cursor.u8())
+                kind = EntryType.FILE if grouped else EntryType(code)
             except ValueError:
                 raise CorruptArchive("archive index holds an unknown entry type") from None
             path = cursor.text(MAX_PATH_BYTES)
@@ -376,7 +501,17 @@ class ContainerReader:
             )
             if entry.mode > 0o7777:
                 raise CorruptArchive("archive index holds an invalid file mode")
-            if kind == EntryType.FILE:
+            if grouped:
+                entry.group = cursor.varint()
+                entry.offset = cursor.varint()
+                entry.size = cursor.varint()
+                entry.modality = cursor.u8()
+                entry.serializer = cursor.varint()
+                if entry.group >= len(self.groups) or not entry.size:
+                    raise CorruptArchive(f"entry {path!r} names an invalid solid group")
+                if entry.offset + entry.size > self.groups[entry.group].size:
+                    raise CorruptArchive(f"entry {path!r} points outside its solid group")
+            elif kind == EntryType.FILE:
                 entry.size = cursor.varint()
                 entry.packed_size = cursor.varint()
                 entry.first_block = cursor.varint()
@@ -384,12 +519,13 @@ class ContainerReader:
                 entry.modality = cursor.u8()
                 entry.serializer = cursor.varint()
                 if entry.block_count:
-                    span_end = entry.first_block + entry.packed_size
-                    if not (self.blocks_start <= entry.first_block and span_end <= blocks_end):
-                        raise CorruptArchive(f"entry {path!r} points outside the block area")
-                    if entry.block_count * BLOCK_HEADER_BYTES > entry.packed_size:
-                        raise CorruptArchive(f"entry {path!r} declares impossible block counts")
-                    if entry.size > entry.block_count * MAX_BLOCK_RAW_BYTES:
+                    self._check_span(
+                        f"entry {path!r}", entry.packed_size, entry.first_block, entry.block_count
+                    )
+                    if (
+                        entry.serializer == 0
+                        and entry.size > entry.block_count * MAX_BLOCK_RAW_BYTES
+                    ):
                         raise CorruptArchive(
                             f"entry {path!r} declares more data than its blocks hold"
                         )
@@ -408,12 +544,30 @@ class ContainerReader:
             entries.append(entry)
         if cursor.remaining():
             raise CorruptArchive("archive index has unexpected trailing bytes")
+        if solid:
+            self._check_groups_tiled(entries)
         return entries
+
+    def iter_group_blocks(self, number: int) -> Iterator[tuple[BlockHeader, bytes]]:
+        """The (header, payload) pairs of solid group ``number``, read lazily and bounds-checked
+        (a group's blocks are its bytes: serializer 0)."""
+        group = self.groups[number]
+        entry = Entry(
+            path=f"<solid group {number}>",
+            size=group.size,
+            packed_size=group.packed_size,
+            first_block=group.first_block,
+            block_count=group.block_count,
+        )
+        return self._iter_span(entry)
 
     def iter_blocks(self, entry: Entry) -> Iterator[tuple[BlockHeader, bytes]]:
         """The (header, payload) pairs of a file entry, read lazily and bounds-checked."""
-        if entry.type != EntryType.FILE:
-            raise ValueError("only file entries have blocks")
+        if entry.type != EntryType.FILE or entry.grouped:
+            raise ValueError("only file entries with blocks of their own have blocks")
+        return self._iter_span(entry)
+
+    def _iter_span(self, entry: Entry) -> Iterator[tuple[BlockHeader, bytes]]:
         position = entry.first_block
         end = entry.first_block + entry.packed_size
         declared = 0
@@ -424,10 +578,12 @@ class ContainerReader:
             payload = _read_exact(self._stream, header.coded_size, "block payload")
             position += header.coded_size
             declared += header.raw_size
-            if declared > entry.size:
+            # Serializer 0 (bytes): the blocks are the file. Other serializers rebuild the file
+            # from their blocks and check its size themselves (docs/FORMAT.md).
+            if entry.serializer == 0 and declared > entry.size:
                 raise CorruptArchive(f"blocks of {entry.path!r} hold more data than its size")
             yield header, payload
-        if position != end or declared != entry.size:
+        if position != end or (entry.serializer == 0 and declared != entry.size):
             raise CorruptArchive(f"blocks of {entry.path!r} do not match the index")
 
     def _read_block_header(self, position: int, end: int) -> BlockHeader:

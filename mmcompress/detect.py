@@ -48,6 +48,11 @@ _IMAGE_MAGIC: tuple[bytes, ...] = (
     b"P6",
 )
 _VIDEO_MAGIC: tuple[bytes, ...] = (b"YUV4MPEG2",)
+#: Names of raster files (a folder holding none needs no pixel codec in its archive header).
+IMAGE_SUFFIXES = frozenset(
+    (".png", ".bmp", ".dib", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".tif", ".tiff", ".gif")
+    + (".webp",)
+)
 
 CODE_LANGUAGES: dict[str, str] = {
     ".py": "python",

@@ -34,25 +34,19 @@ def _png_of(image: Any) -> bytes:
     """PNG bytes of a numpy array or PIL image (pixels kept exactly)."""
     from PIL import Image
 
+    from .imaging.raster import pixels_to_png
+
     if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 3 and array.shape[2] == 1:
-            array = array[:, :, 0]
-        if array.dtype == np.uint16 and array.ndim == 2:
-            picture = Image.fromarray(array.astype(np.uint16), mode="I;16")
-        elif array.dtype == np.uint8 and (array.ndim == 2 or array.shape[2] in (2, 3, 4)):
-            picture = Image.fromarray(array)
-        else:
-            raise InputError(
-                f"cannot store an array of shape {image.shape} and dtype {image.dtype} as an "
-                "image (uint8 (H, W[, 1-4]) or uint16 (H, W))"
-            )
-    elif isinstance(image, Image.Image):
-        picture = image
-    else:
+        if image.dtype not in (np.uint8, np.uint16, np.bool_):
+            raise InputError(f"cannot store an array of dtype {image.dtype} as an image")
+        try:
+            return pixels_to_png(image)
+        except ValueError as exc:
+            raise InputError(f"cannot store this array as an image: {exc}") from None
+    if not isinstance(image, Image.Image):
         raise InputError(f"not an image: {type(image).__name__}")
     out = io.BytesIO()
-    picture.save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

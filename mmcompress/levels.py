@@ -31,20 +31,53 @@ def _cm(**parameters: Any) -> dict[str, Any]:
     return {"id": "cm", **parameters}
 
 
+#: The pixel codec (predictors/pixel.py): the small model at the fast levels (about 3 CPU s per
+#: megapixel), the default one (pixel-m, ~3 % smaller output, ~8 s per megapixel) from -5 on.
+_PIXEL_FAST = {"id": "pixel", "name": "pixel-s"}
+_PIXEL = {"id": "pixel", "name": "pixel-m"}
+
+
 # Until the byte transformer lands, every modelling level uses the context model (predictors/
 # context.py); the higher levels differ in context orders, the match model and block size
 # (bigger blocks let the adaptive tables learn longer). Measured figures: BENCHMARKS.md.
 RECIPES: dict[int, LevelRecipe] = {
     1: LevelRecipe(1, None, 3, notes="zstd -3 only: fastest"),
-    2: LevelRecipe(2, _cm(max_order=2, match_min_length=0), 9, notes="context model, orders 0-2"),
-    3: LevelRecipe(3, _cm(max_order=3, match_min_length=0), 19, notes="context model, orders 0-3"),
-    4: LevelRecipe(4, _cm(max_order=4), 19, notes="context model, orders 0-4 + match model"),
-    5: LevelRecipe(5, _cm(), 19, notes="default: context model, orders 0-5 + match model"),
-    6: LevelRecipe(6, _cm(), 19, block_size=16 << 20, notes="default model, 16 MiB blocks"),
-    7: LevelRecipe(7, _cm(), 19, block_size=32 << 20, notes="default model, 32 MiB blocks"),
-    8: LevelRecipe(8, _cm(), 19, block_size=64 << 20, notes="default model, 64 MiB blocks"),
+    2: LevelRecipe(
+        2,
+        _cm(max_order=2, match_min_length=0),
+        9,
+        notes="context model, orders 0-2",
+        pixel=_PIXEL_FAST,
+    ),
+    3: LevelRecipe(
+        3,
+        _cm(max_order=3, match_min_length=0),
+        19,
+        notes="context model, orders 0-3",
+        pixel=_PIXEL_FAST,
+    ),
+    4: LevelRecipe(
+        4, _cm(max_order=4), 19, notes="context model, orders 0-4 + match model", pixel=_PIXEL_FAST
+    ),
+    5: LevelRecipe(
+        5, _cm(), 19, notes="default: context model, orders 0-5 + match model", pixel=_PIXEL
+    ),
+    6: LevelRecipe(
+        6, _cm(), 19, block_size=16 << 20, notes="default model, 16 MiB blocks", pixel=_PIXEL
+    ),
+    7: LevelRecipe(
+        7, _cm(), 19, block_size=32 << 20, notes="default model, 32 MiB blocks", pixel=_PIXEL
+    ),
+    8: LevelRecipe(
+        8, _cm(), 19, block_size=64 << 20, notes="default model, 64 MiB blocks", pixel=_PIXEL
+    ),
     9: LevelRecipe(
-        9, _cm(), 19, block_size=64 << 20, notes="as -8 (the transformer levels come later)"
+        9,
+        _cm(),
+        19,
+        block_size=64 << 20,
+        notes="as -8 (the transformer levels come later)",
+        pixel=_PIXEL,
     ),
 }
 

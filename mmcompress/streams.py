@@ -9,7 +9,7 @@ its cheapest form; :func:`unpack_stream` decodes an entry's blocks into a sink.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -47,20 +47,32 @@ class CodecBook:
     #: Index of the codec that codes pixel strips (None: images take the byte path).
     pixel_codec: int | None = None
     _predictors: list[Codec | None] = field(default_factory=list)
+    #: A recipe's pixel codec spec, built (and described in ``configs``) only once needed.
+    _pixel_spec: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self._predictors = [None] * len(self.configs)
 
     @classmethod
     def for_recipe(cls, recipe: LevelRecipe) -> CodecBook:
-        """The recipe's byte predictor (codec 0) and, when it has one, its pixel codec (last)."""
-        built = [predictor_for_recipe(spec) for spec in (recipe.predictor, recipe.pixel) if spec]
-        # The archive records each codec's own canonical config (defaults filled in) and the
-        # precision of its tables, which the coder needs.
-        book = cls([{**p.compact_config(), "precision_bits": p.precision_bits} for p in built])
+        """The recipe's byte predictor (codec 0) and, when it has one, its pixel codec (next).
+
+        The pixel codec (torch, model weights) is built only when an image needs it:
+        :meth:`describe_pixel_codec` adds it to ``configs``."""
+        built = [predictor_for_recipe(recipe.predictor)] if recipe.predictor else []
+        book = cls([_described(codec) for codec in built])
         book._predictors = list(built)
-        book.pixel_codec = len(built) - 1 if recipe.pixel else None
+        if recipe.pixel:
+            book.pixel_codec, book._pixel_spec = len(built), dict(recipe.pixel)
         return book
+
+    def describe_pixel_codec(self) -> None:
+        """Build the recipe's pixel codec and list it in ``configs`` (archives that may hold
+        pixel strips describe it in their header)."""
+        if self._pixel_spec is not None and self.pixel_codec == len(self.configs):
+            codec = predictor_for_recipe(self._pixel_spec)
+            self.configs.append(_described(codec))
+            self._predictors.append(codec)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CodecBook:
@@ -83,6 +95,8 @@ class CodecBook:
         return cls(list(configs), serializers=list(serializers))
 
     def predictor(self, index: int) -> Codec:
+        if index == self.pixel_codec:
+            self.describe_pixel_codec()
         built = self._predictors[index]
         if built is None:
             config = dict(self.configs[index])
@@ -96,8 +110,9 @@ class CodecBook:
             self._predictors[index] = built
         return built
 
-    def all_predictors(self) -> list[Codec]:
-        return [self.predictor(i) for i in range(len(self.configs))]
+    def all_predictors(self) -> Sequence[Codec]:
+        """Every codec of the archive, each built the first time a block asks for it."""
+        return _LazyCodecs(self)
 
     def codec_for(self, role: int) -> int | None:
         """Which codec models blocks of this role, a modality or :data:`PIXEL_BLOCK` (None:
@@ -107,6 +122,25 @@ class CodecBook:
         if role == Modality.COMPRESSED or not self.configs:
             return None
         return 0 if self.pixel_codec != 0 else None
+
+
+def _described(codec: Codec) -> dict[str, Any]:
+    # The archive records each codec's own canonical config (defaults filled in) and the
+    # precision of its tables, which the coder needs.
+    return {**codec.compact_config(), "precision_bits": codec.precision_bits}
+
+
+class _LazyCodecs(Sequence[Codec]):
+    def __init__(self, book: CodecBook) -> None:
+        self._book = book
+
+    def __len__(self) -> int:
+        return len(self._book.configs)
+
+    def __getitem__(self, index: int) -> Codec:  # type: ignore[override]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._book.predictor(index)
 
 
 def read_full(source: BinaryIO, size: int) -> bytes:
@@ -250,7 +284,7 @@ def _decoded_blocks(
     content_hash: Any | None,
     on_progress: ProgressFn | None,
 ) -> Iterator[bytes]:
-    predictors: list[Codec] | None = None
+    predictors: Sequence[Codec] | None = None
     for header, payload in reader.iter_blocks(entry):
         if header.kind == BlockKind.MODEL and predictors is None:
             predictors = book.all_predictors()

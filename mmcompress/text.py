@@ -6,15 +6,23 @@ the byte transformer when it lands); every input comes back byte-exact.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .api import compress as _compress
 from .api import decompress
 from .detect import Modality
 
 
-def compress(data: bytes | str, *, level: int | None = None) -> bytes:
-    """Compress text (``str`` is encoded as UTF-8; decompress returns bytes)."""
+def compress(
+    data: bytes | str, *, level: int | None = None, model: str | dict[str, Any] | None = None
+) -> bytes:
+    """Compress text (``str`` is encoded as UTF-8; decompress returns bytes).
+
+    ``model="hf:/path/to/folder"`` codes it with a local Hugging Face causal LM instead of the
+    level's predictor (docs/LLM.md: unpacking then needs the same model and environment).
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    return _compress(raw, level=level, modality=Modality.TEXT)
+    return _compress(raw, level=level, modality=Modality.TEXT, model=model)
 
 
 __all__ = ["compress", "decompress"]

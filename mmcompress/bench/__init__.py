@@ -5,6 +5,7 @@
     results.py  the results as dataclasses: files, rows, group totals, JSON form
     runner.py   run_bench(paths) and the command line, main(argv)
     report.py   text table, CSV, JSON, PNG plot, Markdown for BENCHMARKS.md
+    images.py   `mmcompress bench --images`: bits per pixel vs PNG, WebP and JPEG XL lossless
 
 Imports stay lazy here so that the worker child process starts light.
 """
@@ -19,7 +20,17 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`mmcompress bench PATH... [--level N] [--out DIR] [--json] [--markdown FILE] [--tools ...] [-q]`."""
+    """`mmcompress bench PATH... [--level N] [--out DIR] [--json] [--markdown FILE] [--tools ...] [-q]`.
+
+    With `--images` anywhere: the image benchmark, mmcompress.bench.images.main.
+    """
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--images" in argv:
+        from mmcompress.bench.images import main as images_main
+
+        return images_main([word for word in argv if word != "--images"])
     from mmcompress.bench.runner import main as runner_main
 
     return runner_main(argv)

@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmcompress bench",
         description="Measure mmcompress against gzip, bzip2, xz, zstd and brotli on files and "
-        "folders: sizes, bits per byte, speed, peak memory, round trips.",
+        "folders: sizes, bits per byte, speed, peak memory, round trips. For images in bits "
+        "per pixel against PNG, WebP and JPEG XL: 'mmcompress bench --images -h'.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to measure")
     parser.add_argument(

@@ -17,6 +17,8 @@ from .base import BlockCodec, Codec, NotApplicable, Predictor, PredictorSession
 _REGISTRY: dict[str, tuple[str, str]] = {
     "cm": ("context", "ContextModel"),
     "bytefmr": ("transformer", "ByteTransformer"),
+    "hf": ("hf", "HFCodec"),
+    "pixel": ("pixel", "PixelCodec"),
 }
 
 

@@ -135,6 +135,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if (
+        any(a == "--modality=image" for a in arguments)
+        or "--modality" in arguments
+        and (arguments[arguments.index("--modality") + 1 :][:1] == ["image"])
+    ):
+        from .pixels import main as train_pixels  # the pixel model: mmcompress/train/pixels.py
+
+        return train_pixels(arguments)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     run_dir = args.checkpoints / args.out

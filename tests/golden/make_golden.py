@@ -3,8 +3,8 @@
     .venv/bin/python tests/golden/make_golden.py
 
 decode/NAME.mmc   a valid archive (stored and zstd blocks only, made with ContainerWriter)
-decode/NAME.raw   the raw data of its file entries, concatenated in index order (= archive order,
-                  so its SHA-256 is the trailer's content digest)
+decode/NAME.raw   the raw data of its blocks in archive order (its lone files' and solid groups'
+                  data), so its SHA-256 is the trailer's content digest
 decode/NAME.json  what the reader must report: version, flags, metadata, entries
 errors/NAME.mmc   an archive broken in one way; errors/expected.json names the exception class
                   a reader must raise (opening it, iterating its blocks and decoding them), and
@@ -32,12 +32,14 @@ from typing import Any
 
 from mmcompress.blockcoding import decode_block, encode_block
 from mmcompress.container import (
+    FLAG_SOLID,
     FLAG_TREE,
     BlockKind,
     ContainerReader,
     ContainerWriter,
     Entry,
     EntryType,
+    Group,
     encode_index,
 )
 from mmcompress.errors import MmcError
@@ -159,12 +161,76 @@ def tree() -> bytes:
     return archive(build, meta={"codecs": [], "note": "golden tree"}, flags=FLAG_TREE)
 
 
+#: The files of the solid golden, in the order their bytes lie in their groups.
+SOLID_GROUPS: list[list[tuple[str, bytes]]] = [
+    [
+        ("docs/a.txt", b"Solid groups code small files as one stream.\n"),
+        ("docs/b.txt", b"The adaptive models carry over from one file to the next.\n"),
+        ("notes.txt", b"Random access stays per group.\n"),
+    ],
+    [("src/main.c", b"int main(void) { return 0; }\n"), ("src/util.h", b"int util(void);\n")],
+]
+SOLID_BLOCK_BYTES = 64
+
+
+def solid() -> bytes:
+    """A 1.1 folder archive: two solid groups (one cut into blocks across a file boundary), a
+    lone file, a folder and a duplicate of a grouped file; entries in another order than the
+    groups' bytes."""
+
+    def build(writer: ContainerWriter) -> None:
+        placed: dict[str, tuple[int, int, int]] = {}  # path -> (group, offset, size)
+        groups = [writer.add_group(Group(modality=m)) for m in (1, 2)]  # text, code
+        for number, members in zip(groups, SOLID_GROUPS, strict=True):
+            stream = b"".join(data for _, data in members)
+            group = writer.groups[number]
+            group.first_block = writer.offset
+            for start in range(0, len(stream), SOLID_BLOCK_BYTES):
+                raw = stream[start : start + SOLID_BLOCK_BYTES]
+                writer.write_block(BlockKind.STORED, 0, raw, raw)
+                group.block_count += 1
+            group.size = len(stream)
+            group.packed_size = writer.offset - group.first_block
+            offset = 0
+            for path, data in members:
+                placed[path] = (number, offset, len(data))
+                offset += len(data)
+
+        def grouped(path: str, modality: int) -> Entry:
+            number, offset, size = placed[path]
+            return Entry(path=path, group=number, offset=offset, size=size, modality=modality)
+
+        writer.add_entry(Entry(path="docs", type=EntryType.DIR, mode=0o755))
+        writer.add_entry(grouped("docs/b.txt", 1))
+        original = writer.add_entry(grouped("docs/a.txt", 1))
+        lone = b"A file of its own: its blocks are not part of a group.\n"
+        first = writer.write_block(BlockKind.STORED, 0, lone, lone)
+        writer.add_entry(
+            Entry(
+                path="lone.txt",
+                size=len(lone),
+                packed_size=writer.offset - first,
+                first_block=first,
+                block_count=1,
+                modality=1,
+            )
+        )
+        writer.add_entry(grouped("notes.txt", 1))
+        writer.add_entry(Entry(path="src", type=EntryType.DIR, mode=0o755))
+        writer.add_entry(Entry(path="src/copy.c", type=EntryType.DUPLICATE, duplicate_of=original))
+        writer.add_entry(grouped("src/util.h", 2))
+        writer.add_entry(grouped("src/main.c", 2))
+
+    return archive(build, flags=FLAG_TREE | FLAG_SOLID)
+
+
 DECODE_CASES: dict[str, Callable[[], bytes]] = {
     "hello_stored": hello,
     "empty": empty,
     "text_zstd": text_zstd,
     "mixed_blocks": mixed_blocks,
     "tree": tree,
+    "solid": solid,
 }
 
 
@@ -174,9 +240,15 @@ DECODE_CASES: dict[str, Callable[[], bytes]] = {
 def unpack(data: bytes) -> tuple[ContainerReader, list[bytes]]:
     """Open, iterate and decode everything; returns the reader and each entry's data."""
     reader = ContainerReader(io.BytesIO(data))
+    group_data = [
+        b"".join(decode_block(h, p, []) for h, p in reader.iter_group_blocks(number))
+        for number in range(len(reader.groups))
+    ]
     outputs: list[bytes] = []
     for entry in reader.entries:
-        if entry.type == EntryType.FILE:
+        if entry.grouped:
+            outputs.append(group_data[entry.group][entry.offset : entry.offset + entry.size])
+        elif entry.type == EntryType.FILE:
             outputs.append(b"".join(decode_block(h, p, []) for h, p in reader.iter_blocks(entry)))
         elif entry.type == EntryType.DUPLICATE:
             outputs.append(outputs[entry.duplicate_of])
@@ -186,27 +258,38 @@ def unpack(data: bytes) -> tuple[ContainerReader, list[bytes]]:
 
 
 def content(reader: ContainerReader, outputs: list[bytes]) -> bytes:
-    """The raw data of all file entries in index order (the trailer digest's input here)."""
-    return b"".join(
-        data
-        for entry, data in zip(reader.entries, outputs, strict=True)
-        if entry.type == EntryType.FILE
-    )
+    """The raw data of all blocks in archive order (the trailer digest's input): each lone file's
+    data and each solid group's (its members in offset order), by where their blocks start."""
+    streams: list[tuple[int, bytes]] = []
+    members: dict[int, list[tuple[int, bytes]]] = {}
+    for entry, data in zip(reader.entries, outputs, strict=True):
+        if entry.grouped:
+            members.setdefault(entry.group, []).append((entry.offset, data))
+        elif entry.type == EntryType.FILE and entry.block_count:
+            streams.append((entry.first_block, data))
+    for number, group in enumerate(reader.groups):
+        streams.append((group.first_block, b"".join(d for _, d in sorted(members[number]))))
+    return b"".join(data for _, data in sorted(streams))
 
 
 def description(reader: ContainerReader, outputs: list[bytes]) -> dict:
     entries = []
     for entry, data in zip(reader.entries, outputs, strict=True):
         fields = dataclasses.asdict(entry)
+        if not entry.grouped:  # 1.0 entries are described as before solid groups existed
+            del fields["group"], fields["offset"]
         fields["type"] = entry.type.name
         fields["sha256"] = hashlib.sha256(data).hexdigest()
         entries.append(fields)
-    return {
+    described = {
         "version": list(reader.version),
         "flags": reader.flags,
         "meta": reader.meta,
         "entries": entries,
     }
+    if reader.flags & FLAG_SOLID:
+        described["groups"] = [dataclasses.asdict(group) for group in reader.groups]
+    return described
 
 
 def hexdump(data: bytes) -> list[str]:
@@ -595,6 +678,80 @@ def _() -> bytes:
         Entry(path="c", type=EntryType.DUPLICATE, duplicate_of=0),
     ]
     return with_index(data, index_of(entries))
+
+
+# solid groups (1.1)
+
+
+def solid_index(change: Callable[[list[Entry], list[Group]], object]) -> bytes:
+    """The solid golden with its index rebuilt after ``change`` edits its entries and groups."""
+    data = solid()
+    reader = ContainerReader(io.BytesIO(data))
+    entries, groups = reader.entries, reader.groups
+    change(entries, groups)
+    return with_index(data, encode_index(entries, groups))
+
+
+def _entry(path: str, entries: list[Entry]) -> Entry:
+    return next(entry for entry in entries if entry.path == path)
+
+
+@error_case("solid_entry_outside_group", "CorruptArchive", "a grouped file ending past its group")
+def _() -> bytes:
+    return solid_index(lambda entries, groups: setattr(_entry("notes.txt", entries), "offset", 200))
+
+
+@error_case("solid_entries_overlap", "CorruptArchive", "two files of a group overlapping by 1 byte")
+def _() -> bytes:
+    def change(entries: list[Entry], groups: list[Group]) -> None:
+        b_txt = _entry("docs/b.txt", entries)
+        b_txt.offset -= 1  # b.txt now starts on a.txt's last byte
+        b_txt.size += 1
+
+    return solid_index(change)
+
+
+@error_case("solid_entries_leave_gap", "CorruptArchive", "a group one byte longer than its files")
+def _() -> bytes:
+    def change(entries: list[Entry], groups: list[Group]) -> None:
+        _entry("notes.txt", entries).size -= 1
+
+    return solid_index(change)
+
+
+@error_case("solid_unknown_group", "CorruptArchive", "a file in group 2 of 2")
+def _() -> bytes:
+    return solid_index(lambda entries, groups: setattr(_entry("src/main.c", entries), "group", 2))
+
+
+@error_case("solid_group_outside_blocks", "CorruptArchive", "group 1's blocks reaching the index")
+def _() -> bytes:
+    return solid_index(lambda entries, groups: setattr(groups[1], "packed_size", 1 << 20))
+
+
+@error_case("solid_group_size_beyond_blocks", "CorruptArchive", "group 1 of 2**40 bytes")
+def _() -> bytes:
+    def change(entries: list[Entry], groups: list[Group]) -> None:
+        groups[1].size = 1 << 40
+        _entry("src/main.c", entries).size = (1 << 40) - _entry("src/util.h", entries).size
+
+    return solid_index(change)
+
+
+@error_case("solid_group_huge_count", "CorruptArchive", "group count 2**60 (CRC fixed)")
+def _() -> bytes:
+    data = solid()
+    index_offset, index_end = index_span(data)
+    body = data[index_offset:index_end]
+    return with_index(data, varint(1 << 60) + body[1:])
+
+
+@error_case(
+    "solid_without_flag", "CorruptArchive", "a grouped entry (type 4) in an index without the flag"
+)
+def _() -> bytes:
+    data = with_header_crc(patch(solid(), FLAGS_AT, struct.pack("<H", FLAG_TREE)))
+    return data
 
 
 # blocks (read lazily, entry by entry)

@@ -1,0 +1,263 @@
+"""The environment of a Hugging Face model run: what an archive records, and the check on unpack.
+
+Float inference of an arbitrary model is not bit-exact across machines (DESIGN.md, "the
+determinism contract"): BLAS kernels, SIMD width, thread count, CPU vs GPU, library versions all
+move the last bits of the logits, and one moved bit in one frequency table derails the decoder.
+So an archive coded with a local LLM (:mod:`.hf`) records everything that can change the numbers:
+
+    model_sha256       config.json and the weight files of the model folder
+    tokenizer_sha256   the tokenizer files
+    torch, transformers   library versions
+    device, device_name   "cpu"/"cuda" and what exactly (CPU model / GPU name)
+    dtype, threads        the float type and torch's intra-op thread count
+
+On unpack :func:`check_environment` compares the record with what is here and refuses, with one
+message naming every difference, unless forced (``mmcompress unpack --force``, or
+:func:`decode_options` with ``force=True``). The thread count is not a difference: the decoder
+simply uses the recorded one. Forcing only means "try": the block CRCs still catch a mismatch.
+
+This module also owns the few options a caller can give the decoder (a moved model folder, the
+device, force); they travel in a context variable because archives rebuild their codecs from the
+stored config alone (:func:`mmcompress.predictors.build_predictor`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ModelMissing, UnsupportedFormat
+
+#: The prefix that names a Hugging Face model folder on the command line and in the API.
+MODEL_PREFIX = "hf:"
+#: Files whose bytes decide the model's numbers (hashed into ``model_sha256``).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+MODEL_CONFIG_FILES = ("config.json",)
+#: Files that decide the tokenizer (hashed into ``tokenizer_sha256``).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+)
+DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("cpu", "cuda")
+
+
+def model_folder(spec: str | os.PathLike[str]) -> Path:
+    """The local folder named by ``spec`` ("hf:PATH" or PATH); InputError unless it is one.
+
+    Nothing is ever downloaded: a hub name such as "gpt2" that is not a folder here is an error.
+    """
+    text = os.fspath(spec)
+    if text.startswith(MODEL_PREFIX):
+        text = text[len(MODEL_PREFIX) :]
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise InputError(
+            f"{text}: not a local model folder (mmcompress downloads nothing: give the path of "
+            "a folder saved with save_pretrained, holding config.json or a .gguf file)"
+        )
+    if not (folder / "config.json").is_file() and not list(folder.glob("*.gguf")):
+        raise InputError(f"{folder}: no config.json or .gguf file: not a Hugging Face model folder")
+    return folder.resolve()
+
+
+def model_spec(model: str | dict[str, Any], **options: Any) -> dict[str, Any]:
+    """The codec spec of ``model`` ("hf:PATH" or a spec dict) with ``options`` (device, dtype,
+    threads, window, overlap, segment_count...; None values are left out)."""
+    if isinstance(model, dict):
+        spec = dict(model)
+        if spec.get("id") != "hf":
+            raise InputError(f"model spec {model!r}: only Hugging Face models (id 'hf') are known")
+    else:
+        if not model.startswith(MODEL_PREFIX):
+            raise InputError(f"--model {model}: expected {MODEL_PREFIX}PATH (a local model folder)")
+        spec = {"id": "hf", "path": model[len(MODEL_PREFIX) :]}
+    spec.update({key: value for key, value in options.items() if value is not None})
+    return spec
+
+
+def _hash_files(paths: list[Path], folder: Path) -> str:
+    """sha256 over (relative name, sha256 of content) of each file, in name order."""
+    outer = hashlib.sha256()
+    for path in sorted(paths):
+        inner = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                inner.update(chunk)
+        outer.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        outer.update(inner.digest())
+    return outer.hexdigest()
+
+
+_hash_cache: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
+
+
+def _cached_hash(paths: list[Path], folder: Path) -> str:
+    key = (
+        str(folder),
+        tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(paths)),
+    )
+    if key not in _hash_cache:
+        _hash_cache[key] = _hash_files(paths, folder)
+    return _hash_cache[key]
+
+
+def model_sha256(folder: Path) -> str:
+    """Content hash of the files that decide the model's numbers (config + weights)."""
+    paths = [p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES]
+    paths += [folder / name for name in MODEL_CONFIG_FILES if (folder / name).is_file()]
+    if not any(p.suffix in WEIGHT_SUFFIXES for p in paths):
+        raise InputError(f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    return _cached_hash(paths, folder)
+
+
+def tokenizer_sha256(folder: Path) -> str:
+    """Content hash of the tokenizer files (a .gguf holds its tokenizer: then it is that file)."""
+    paths = [folder / name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    if not paths:
+        paths = [p for p in folder.iterdir() if p.suffix == ".gguf"]
+    return _cached_hash(paths, folder)
+
+
+def device_name(device: str) -> str:
+    """What exactly computes: the CPU model (kernels differ by instruction set) or the GPU."""
+    if device == "cuda":
+        import torch
+
+        return str(torch.cuda.get_device_name())
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.machine()} {model or platform.processor()}".strip()
+
+
+def current_environment(device: str, dtype: str, threads: int) -> dict[str, Any]:
+    """The run-time facts recorded in an archive (see the module docstring)."""
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": device,
+        "device_name": device_name(device),
+        "dtype": dtype,
+        "threads": threads,
+    }
+
+
+#: The recorded facts that, when they differ, may change the numbers.
+CHECKED_KEYS = (
+    "model_sha256",
+    "tokenizer_sha256",
+    "torch",
+    "transformers",
+    "device",
+    "device_name",
+    "dtype",
+)
+
+
+def environment_differences(recorded: dict[str, Any], here: dict[str, Any]) -> list[str]:
+    """Human-readable differences between an archive's record and this environment."""
+    return [
+        f"{key} {recorded.get(key)!r} in the archive, {here.get(key)!r} here"
+        for key in CHECKED_KEYS
+        if key in recorded and recorded.get(key) != here.get(key)
+    ]
+
+
+def check_environment(recorded: dict[str, Any], here: dict[str, Any], force: bool) -> list[str]:
+    """Refuse (UnsupportedFormat / ModelMissing) when the numbers may differ, unless ``force``.
+
+    Returns the differences (empty when none); forced, the caller goes on and the block CRCs
+    decide. A different model or tokenizer is ModelMissing: the archive needs that exact model.
+    """
+    differences = environment_differences(recorded, here)
+    if not differences or force:
+        return differences
+    what = "; ".join(differences)
+    if any(d.startswith(("model_sha256", "tokenizer_sha256")) for d in differences):
+        raise ModelMissing(
+            f"archive was coded with another Hugging Face model or tokenizer ({what}); "
+            "point to the same model with --model hf:PATH, or --force to try anyway"
+        )
+    raise UnsupportedFormat(
+        "archive was coded by a Hugging Face model in another environment, which can change "
+        f"its float results ({what}); unpack where it was packed, or --force to try anyway "
+        "(the block checksums still catch any mismatch)"
+    )
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """What a caller may say about decoding LLM-coded archives (see the module docstring)."""
+
+    #: Try even when the environment differs.
+    force: bool = False
+    #: Run the model here instead of the recorded device ("cpu" / "cuda"); None: as recorded.
+    device: str | None = None
+    #: The model folder, when it is no longer where the archive says (hashes still checked).
+    model_path: str | None = None
+
+
+_options: contextvars.ContextVar[DecodeOptions | None] = contextvars.ContextVar(
+    "mmcompress_hf_decode_options", default=None
+)
+
+
+def current_decode_options() -> DecodeOptions:
+    return _options.get() or DecodeOptions()
+
+
+@contextlib.contextmanager
+def decode_options(
+    force: bool = False, device: str | None = None, model_path: str | None = None
+) -> Iterator[DecodeOptions]:
+    """Within the block, archives coded with a local LLM are decoded with these options."""
+    options = DecodeOptions(force, device, model_path)
+    token = _options.set(options)
+    try:
+        yield options
+    finally:
+        _options.reset(token)
+
+
+def set_decode_options(
+    force: bool = False, device: str | None = None, model_path: str | None = None
+) -> None:
+    """Process-wide form of :func:`decode_options` (what the command line uses)."""
+    _options.set(DecodeOptions(force, device, model_path))
+
+
+__all__ = [
+    "DTYPES",
+    "DEVICES",
+    "MODEL_PREFIX",
+    "DecodeOptions",
+    "check_environment",
+    "current_decode_options",
+    "current_environment",
+    "decode_options",
+    "environment_differences",
+    "model_folder",
+    "model_spec",
+    "model_sha256",
+    "set_decode_options",
+    "tokenizer_sha256",
+]
