@@ -35,11 +35,23 @@ def _cm(**parameters: Any) -> dict[str, Any]:
 #: megapixel), the default one (pixel-m, ~3 % smaller output, ~8 s per megapixel) from -5 on.
 _PIXEL_FAST = {"id": "pixel", "name": "pixel-s"}
 _PIXEL = {"id": "pixel", "name": "pixel-m"}
+#: The shipped byte transformer (models/bytefmr-s-*), as the mixer of -9 names it.
+_BYTEFMR_S = {
+    "id": "bytefmr",
+    "version": 1,
+    "name": "bytefmr-s",
+    "sha256": "f1135b9a20fb103bc2af2d08c39430f8ca19a7318f7122e5ea74d2e701f3882d",
+    "segment_count": 256,
+    "min_segment_length": 512,  # 4x the window: more segments in lockstep, decoding 3x faster
+}
+#: -9: the context model and the byte transformer mixed online (predictors/mixer.py).
+_MIX = {"id": "mix", "cm": _cm(), "transformer": _BYTEFMR_S, "learning_rate": 48, "context_bits": 4}
 
 
-# Until the byte transformer lands, every modelling level uses the context model (predictors/
-# context.py); the higher levels differ in context orders, the match model and block size
-# (bigger blocks let the adaptive tables learn longer). Measured figures: BENCHMARKS.md.
+# Levels 2-8 code bytes with the context model (predictors/context.py); they differ in context
+# orders, the match model and block size (bigger blocks let the adaptive tables learn longer).
+# -9 mixes it with the byte transformer, which is too slow for the default. Measured figures:
+# BENCHMARKS.md.
 RECIPES: dict[int, LevelRecipe] = {
     1: LevelRecipe(1, None, 3, notes="zstd -3 only: fastest"),
     2: LevelRecipe(
@@ -73,10 +85,10 @@ RECIPES: dict[int, LevelRecipe] = {
     ),
     9: LevelRecipe(
         9,
-        _cm(),
+        _MIX,
         19,
         block_size=64 << 20,
-        notes="as -8 (the transformer levels come later)",
+        notes="max: context model + byte transformer, mixed online (about 9 KB/s)",
         pixel=_PIXEL,
     ),
 }

@@ -54,6 +54,13 @@ FAKE_API = """
         assert blob[:3] == b"MMC"
         return zlib.decompress(blob[3:])
 """
+MODEL_API = """
+    def compress(data, *, level=None, name="", model=None):
+        return model.encode() + b"|" + data
+
+    def decompress(blob):
+        return blob.split(b"|", 1)[1]
+"""
 BROKEN_API = """
     def compress(data, *, level=None, name=""):
         return data
@@ -70,6 +77,7 @@ def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     folder.mkdir()
     (folder / "bench_fake_api.py").write_text(textwrap.dedent(FAKE_API))
     (folder / "bench_broken_api.py").write_text(textwrap.dedent(BROKEN_API))
+    (folder / "bench_model_api.py").write_text(textwrap.dedent(MODEL_API))
     monkeypatch.syspath_prepend(str(folder))
     return "bench_fake_api"
 
@@ -334,3 +342,88 @@ def test_real_api_round_trip() -> None:
     assert result.files[0].mmc.error is None
     assert result.roundtrip_ok
     assert 0 < (result.files[0].mmc.size_bytes or 0) <= (TEXT / "grammar.lsp").stat().st_size + 200
+
+
+# --------------------------------------------------------------------------- --model hf:PATH
+
+PEP8 = Path(__file__).resolve().parents[1] / "samples" / "pep-0008.rst"
+
+
+@pytest.fixture(scope="module")
+def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random (untrained) 2-layer GPT-2 with a byte-level BPE tokenizer, as in test_hf.py."""
+    tokenizers = pytest.importorskip("tokenizers")
+    pytest.importorskip("transformers")
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    bpe = tokenizers.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        [PEP8.read_text()], vocab_size=400, min_frequency=2,
+        special_tokens=["<|endoftext|>"], show_progress=False,
+    )  # fmt: skip
+    tokenizer = GPT2TokenizerFast(
+        tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>", unk_token="<|endoftext|>",
+    )  # fmt: skip
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_bench_with_a_local_llm(
+    tiny_hf_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mmcompress.api as api
+
+    sample = tmp_path / "pep8-excerpt.rst"
+    sample.write_bytes(PEP8.read_bytes()[:1500])
+    model = f"hf:{tiny_hf_model}"
+    markdown_path = tmp_path / "bench.md"
+    argv = [str(sample), "--model", model, "--tools", "none", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--markdown", str(markdown_path), "-q"]) == 0
+    table = capsys.readouterr().out
+    label = f"mmcompress hf:{tiny_hf_model.name}"
+    assert table.splitlines()[0].split()[:4] == ["file", "size", *label.split()]
+    assert f"- Model: `hf:{tiny_hf_model.resolve()}`" in markdown_path.read_text()
+
+    result = report.load_json(tmp_path / "out" / "bench.json")
+    assert result.meta.model == f"hf:{tiny_hf_model.resolve()}" and result.meta.tools == []
+    [row] = result.files
+    assert row.name == "pep8-excerpt.rst" and row.size_bytes == 1500
+    assert row.mmc.error is None and row.mmc.roundtrip_ok and result.roundtrip_ok
+    # the worker packed with the model: same archive size as packing with it here
+    assert row.mmc.size_bytes == len(
+        api.compress(sample.read_bytes(), model=model, name=sample.name)
+    )
+    bits_per_byte = row.row().mmc_bits_per_byte
+    assert isinstance(bits_per_byte, float) and 0 < bits_per_byte < 16
+    assert f"{row.mmc.size_bytes} ({bits_per_byte:.3f})" in table
+
+
+def test_model_reaches_the_packing_call(fake_api: str, tmp_path: Path) -> None:
+    model = f"hf:{tmp_path.resolve()}"
+    (tmp_path / "config.json").write_text("{}")  # enough to pass as a model folder
+    result = run_bench(
+        [TEXT / "xargs.1"], api_module="bench_model_api", tools=[], progress=False, model=model
+    )
+    size = (TEXT / "xargs.1").stat().st_size
+    assert result.files[0].mmc.size_bytes == len(model) + 1 + size and result.roundtrip_ok
+    assert result.meta.model == model and f"--model {model}" in result.meta.command
+    assert report.mmcompress_label(result) == f"mmcompress hf:{tmp_path.name}"
+
+
+def test_bench_model_must_be_a_local_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = str(TEXT / "grammar.lsp")
+    assert main([sample, "--model", "gpt2", "--tools", "none"]) == 2
+    assert "expected hf:PATH" in capsys.readouterr().err
+    assert main([sample, "--model", f"hf:{tmp_path / 'nothing'}", "--tools", "none"]) == 2
+    assert "not a local model folder" in capsys.readouterr().err

@@ -93,3 +93,14 @@ def test_the_config_rebuilds_the_same_mixer(mixer: Mixer) -> None:
     # a level recipe's spelling: {"id": "cm", ...} without a version, the transformer's config
     recipe_built = Mixer({"id": "cm"}, config["bytefmr"], learning_rate=48, context_bits=4)
     assert recipe_built.config()["cm"] == mixer.cm.config()
+
+
+def test_level_9_names_the_mixer_and_its_archive_config_rebuilds_it() -> None:
+    from mmcompress.levels import recipe
+    from mmcompress.streams import CodecBook
+
+    book = CodecBook.for_recipe(recipe(9))
+    assert book.configs[0]["id"] == "mix"
+    assert book.configs[0]["bytefmr"]["min_segment_length"] == 512
+    rebuilt = CodecBook.from_meta({"codecs": book.configs}).predictor(0)
+    assert {**rebuilt.compact_config(), "precision_bits": rebuilt.precision_bits} == book.configs[0]

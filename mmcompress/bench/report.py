@@ -44,8 +44,12 @@ class Column:
 
 
 def mmcompress_label(result: BenchResult) -> str:
-    level = result.meta.level
-    return "mmcompress" if level is None else f"mmcompress -{level}"
+    """The mmcompress column title: mmcompress, mmcompress -7, mmcompress hf:FOLDER (an LLM)."""
+    meta = result.meta
+    label = "mmcompress" if meta.level is None else f"mmcompress -{meta.level}"
+    if meta.model is not None:
+        label += f" hf:{Path(meta.model.removeprefix('hf:')).name}"
+    return label
 
 
 def _classic_column(tool: str, label: str) -> Column:
@@ -232,6 +236,7 @@ def to_markdown(result: BenchResult, plot_path: str | None = None) -> str:
         f"- Date: {meta.date}",
         f"- Command: `{meta.command}`",
         f"- mmcompress {meta.mmcompress_version}, level {level}, measured through `{meta.api_module}`",
+        *([f"- Model: `{meta.model}` (a local LLM, docs/LLM.md)"] if meta.model else []),
         f"- Machine: {meta.platform}, {meta.cpu_count} CPUs, Python {meta.python}",
         "- Classic tools:",
         *(f"  - {meta.tool_labels[tool]}: {meta.implementations[tool]}" for tool in meta.tools),

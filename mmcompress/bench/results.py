@@ -202,6 +202,7 @@ class BenchMeta:
     python: str
     platform: str
     cpu_count: int
+    model: str | None = None  # "hf:PATH" when mmcompress coded with a local LLM
 
 
 @dataclass

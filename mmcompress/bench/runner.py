@@ -9,7 +9,7 @@
 mmcompress is measured only through its public API (`mmcompress.api.compress/decompress`), like
 a user would call it. Groups are the first two folder levels below the folder given (`text`,
 `code/python`, `binaries`, `binaries/modern`...); files given by name form a group named after
-their folder.
+their folder. `--model hf:PATH` measures mmcompress coding with that local LLM (docs/LLM.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from mmcompress.bench.results import (
     MmcMeasurement,
 )
 from mmcompress.bench.worker import DEFAULT_API, WorkerReport
-from mmcompress.errors import MmcError
+from mmcompress.errors import InputError, MmcError
 from mmcompress.progress import progress as progress_bar
 
 ALL = classic.ALL
@@ -127,11 +127,14 @@ def _run_worker(
     name: str,
     repeat: int,
     api_module: str,
+    model: str | None,
 ) -> WorkerReport:
     argv = [sys.executable, "-m", "mmcompress.bench.worker", action, str(input_path)]
     argv += [str(output_path), "--name", name, "--repeat", str(repeat), "--api", api_module]
     if level is not None:
         argv += ["--level", str(level)]
+    if model is not None and action == "pack":  # the archive names its model for unpacking
+        argv += ["--model", model]
     completed = subprocess.run(
         argv, capture_output=True, env=_child_environment(), stdin=subprocess.DEVNULL, check=False
     )
@@ -157,12 +160,21 @@ def measure_mmcompress(
     level: int | None = None,
     repeat: int = 1,
     api_module: str = DEFAULT_API,
+    model: str | None = None,
 ) -> MmcMeasurement:
-    """Pack `path` (holding `data`) and unpack the result, each in a fresh child process."""
+    """Pack `path` (holding `data`) and unpack the result, each in a fresh child process.
+
+    `model` ("hf:PATH", None = the level's own models) is what the pack uses.
+    """
     with tempfile.TemporaryDirectory(prefix="mmc-bench-") as folder:
         packed_path, unpacked_path = Path(folder) / "packed.mmc", Path(folder) / "unpacked"
         run_worker = functools.partial(
-            _run_worker, level=level, name=name, repeat=repeat, api_module=api_module
+            _run_worker,
+            level=level,
+            name=name,
+            repeat=repeat,
+            api_module=api_module,
+            model=model,
         )
         pack = run_worker("pack", path, packed_path)
         unpack = WorkerReport(error="not unpacked: packing failed")
@@ -202,10 +214,14 @@ def _mmcompress_version() -> str:
         return str(getattr(mmcompress, "__version__", "unknown"))
 
 
-def _default_command(paths: Sequence[str | Path], level: int | None, tools: Sequence[str]) -> str:
+def _default_command(
+    paths: Sequence[str | Path], level: int | None, tools: Sequence[str], model: str | None
+) -> str:
     argv = [*map(str, paths)]
     if level is not None:
         argv += ["--level", str(level)]
+    if model is not None:
+        argv += ["--model", model]
     if tuple(tools) != ALL:
         argv += ["--tools", ",".join(tools)]
     return shlex.join(["mmcompress", "bench", *argv])
@@ -220,18 +236,21 @@ def run_bench(
     progress: bool = True,
     api_module: str = DEFAULT_API,
     command: str | None = None,
+    model: str | None = None,
 ) -> BenchResult:
     """Measure mmcompress (at `level`, None = default) and the classic `tools` on every file.
 
-    `api_module` names the module whose compress/decompress are measured (tests pass a fake);
+    `model` ("hf:PATH") makes mmcompress code with that local LLM (InputError unless it names a
+    model folder here); `api_module` names the module whose compress/decompress are measured (tests pass a fake);
     `command` is the command line recorded in the result (rebuilt from the arguments if None).
     Raises FileNotFoundError for a missing path, ToolUnavailable for a tool that cannot run here.
     """
     tools = list(tools)
+    model = None if model is None else parse_model(model)
     implementations = {tool: classic.find_implementation(tool) for tool in tools}
     inputs = collect_inputs(paths)
     meta = BenchMeta(
-        command=command or _default_command(paths, level, tools),
+        command=command or _default_command(paths, level, tools, model),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         level=level,
         repeat=repeat,
@@ -243,13 +262,14 @@ def run_bench(
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
         cpu_count=os.cpu_count() or 1,
+        model=model,
     )
     result = BenchResult(meta)
     total_bytes = sum(bench_input.path.stat().st_size for bench_input in inputs)
     with progress_bar(total=total_bytes, desc="bench", disable=not progress) as bar:
         for bench_input in inputs:
             result.files.append(
-                _measure_file(bench_input, level, implementations, repeat, api_module)
+                _measure_file(bench_input, level, implementations, repeat, api_module, model)
             )
             bar.update(result.files[-1].size_bytes)
     return result
@@ -261,6 +281,7 @@ def _measure_file(
     implementations: dict[str, classic.Implementation],
     repeat: int,
     api_module: str,
+    model: str | None,
 ) -> FileResult:
     data = bench_input.path.read_bytes()
     mmc = measure_mmcompress(
@@ -270,6 +291,7 @@ def _measure_file(
         level=level,
         repeat=repeat,
         api_module=api_module,
+        model=model,
     )
     classic_results = {
         tool: classic.measure(
@@ -303,6 +325,20 @@ def _parse_tools(text: str) -> list[str]:
     return tools
 
 
+def parse_model(text: str) -> str:
+    """The model as hf:PATH, PATH resolved; InputError unless PATH is a local model folder."""
+    from mmcompress.predictors.hfenv import MODEL_PREFIX, model_folder, model_spec
+
+    return MODEL_PREFIX + str(model_folder(model_spec(text)["path"]))
+
+
+def _model_argument(text: str) -> str:
+    try:
+        return parse_model(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmcompress bench",
@@ -313,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to measure")
     parser.add_argument(
         "--level", type=int, default=None, help="mmcompress level (default: its default)"
+    )
+    parser.add_argument(
+        "--model",
+        type=_model_argument,
+        default=None,
+        metavar="hf:PATH",
+        help="mmcompress codes with this local Hugging Face LLM (docs/LLM.md)",
     )
     parser.add_argument(
         "--out",
@@ -379,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeat=max(1, args.repeat),
             progress=not args.quiet,
             api_module=args.api,
+            model=args.model,
             command=shlex.join(["mmcompress", "bench", *argv]),
         )
     except (MmcError, OSError) as error:

@@ -10,7 +10,9 @@ JSON line on stdout:
 
 `seconds` is the fastest wall time. The first call is cold (the API loads its models then), so
 with repeat=1 the time is what a one-file `mmcompress pack` costs, and with repeat >= 2 it is
-the steady-state speed; `first_seconds` keeps the cold time. The peak includes the interpreter
+the steady-state speed; `first_seconds` keeps the cold time. `--model hf:PATH` packs with that
+local LLM (`mmcompress.api.compress(..., model=...)`); unpacking needs no option, the archive
+names its model. The peak includes the interpreter
 and the imports (torch, the model), since a user pays for those too. Any exception becomes
 `error`, never a traceback.
 """
@@ -24,6 +26,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_API = "mmcompress.api"
 
@@ -74,10 +77,16 @@ def run(
     name: str,
     repeat: int,
     api_module: str,
+    model: str | None = None,
 ) -> WorkerReport:
-    """Import the API, run `action` on the input file `repeat` times, write the output."""
+    """Import the API, run `action` on the input file `repeat` times, write the output.
+
+    `model` ("hf:PATH") is passed to `compress` only when given, so an API without the keyword
+    (the tests' fakes) still works without it.
+    """
     api = importlib.import_module(api_module)
     payload = input_path.read_bytes()
+    options: dict[str, Any] = {} if model is None else {"model": model}
     best_seconds = float("inf")
     best_cpu_seconds = 0.0
     first_seconds = None
@@ -85,7 +94,7 @@ def run(
     for _ in range(max(1, repeat)):
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         if action == "pack":
-            output = api.compress(payload, level=level, name=name)
+            output = api.compress(payload, level=level, name=name, **options)
         else:
             output = api.decompress(payload)
         wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start
@@ -105,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--api", default=DEFAULT_API)
+    parser.add_argument("--model", default=None)
     args = parser.parse_args(argv)
     try:
         report = run(
@@ -115,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             repeat=args.repeat,
             api_module=args.api,
+            model=args.model,
         )
     except Exception as error:  # reported to the parent, which records it per file
         report = WorkerReport(error=f"{type(error).__name__}: {error}")

@@ -19,6 +19,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "bytefmr": ("transformer", "ByteTransformer"),
     "hf": ("hf", "HFCodec"),
     "pixel": ("pixel", "PixelCodec"),
+    "mix": ("mixer", "Mixer"),
 }
 
 
