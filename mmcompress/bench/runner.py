@@ -127,7 +127,7 @@ def _run_worker(
     name: str,
     repeat: int,
     api_module: str,
-    model: str | None,
+    model: str | None = None,
 ) -> WorkerReport:
     argv = [sys.executable, "-m", "mmcompress.bench.worker", action, str(input_path)]
     argv += [str(output_path), "--name", name, "--repeat", str(repeat), "--api", api_module]
