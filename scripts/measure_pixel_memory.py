@@ -11,6 +11,7 @@ Issue 4 asks for a peak RSS of at most 1 GB (1000 MB) for both.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import subprocess
 import sys
@@ -90,6 +91,8 @@ def main() -> None:
         runs["unpack"] = timed([cli, "unpack", "-q", "-o", str(out), str(archive)])
         print(f"image {args.width}x{args.height} RGB ({megapixels:.1f} MP), "
               f"PNG {image.stat().st_size / 1e6:.1f} MB, archive {archive.stat().st_size / 1e6:.2f} MB")  # fmt: skip
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        print(f"archive sha256 {digest}")
         for name, run in runs.items():
             print(f"{name:7s} peak RSS {run['rss_mb']:7.1f} MB   wall {run['wall'] / megapixels:6.2f} s/MP"
                   f"   CPU {run['cpu'] / megapixels:6.2f} s/MP   (wall {run['wall']:.1f} s)")  # fmt: skip

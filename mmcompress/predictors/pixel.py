@@ -63,7 +63,7 @@ MAX_PIXELS = 1 << 26
 #: Planes smaller than this are never packed (the bitmap would cost more than it saves).
 MIN_PACKED_PIXELS = 1024
 #: Pixels per batched forward inside a chunk (bounds the feature and activation matrices).
-FORWARD_ROWS = 16384
+FORWARD_ROWS = 32768
 
 
 def pixels_to_block(pixels: np.ndarray, bits: int) -> bytes:
