@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from . import __version__, solid, streams
+from . import __version__, streams
+from . import solid as solid_groups
 from .archive import (
     check_entries,
     check_expansion,
@@ -208,8 +209,10 @@ class Compressor:
         *,
         pixels: bool = False,
         model: str | dict[str, Any] | None = None,
+        solid: bool = True,
     ) -> None:
-        """``pixels``: images keep their pixels and metadata but are re-encoded as PNG on unpack
+        """``solid``: a folder's small files of one kind share a stream (models carry over from
+        file to file; docs/FORMAT.md "Solid groups"); False packs every file alone. ``pixels``: images keep their pixels and metadata but are re-encoded as PNG on unpack
         (the ``--pixels`` promise) instead of coming back byte for byte. ``model``: a local
         Hugging Face LLM ("hf:PATH", or :func:`.predictors.hfenv.model_spec`'s dict) codes the
         byte blocks instead of the level's predictor (docs/LLM.md); blocks are coded in this
@@ -220,7 +223,7 @@ class Compressor:
             self.recipe = replace(self.recipe, predictor=self.model)
         self.pixels = pixels
         #: Folder files up to this size are packed in solid groups (0: every file on its own).
-        self.solid_max_bytes = solid.MAX_FILE_BYTES
+        self.solid_max_bytes = solid_groups.MAX_FILE_BYTES if solid else 0
         self._book: CodecBook | None = None
         self._decode_books: dict[str, CodecBook] = {}
 
@@ -502,7 +505,7 @@ class Compressor:
                     return _PixelComparing(path)  # type: ignore[return-value]
                 return _Comparing(path)  # type: ignore[return-value]
 
-            solid.decode_files(reader, book, files, comparing, content_hash)
+            solid_groups.decode_files(reader, book, files, comparing, content_hash)
             if content_hash.digest() != reader.content_sha256:
                 raise CorruptArchive("archive content hash does not match (damaged archive)")
 
@@ -658,7 +661,7 @@ class Compressor:
             book = self._book_for(reader)
             content_hash = new_content_hash()
             files = [n for n, e in enumerate(reader.entries) if e.type == EntryType.FILE]
-            solid.decode_files(reader, book, files, lambda _: _NullSink(), content_hash)  # type: ignore[arg-type,return-value]
+            solid_groups.decode_files(reader, book, files, lambda _: _NullSink(), content_hash)  # type: ignore[arg-type,return-value]
             if content_hash.digest() != reader.content_sha256:
                 raise CorruptArchive("archive content hash does not match (damaged archive)")
 
@@ -823,15 +826,18 @@ class _seekable:
 
 # --- module-level conveniences -----------------------------------------------------------------
 
-_shared: dict[tuple[int, bool, str], Compressor] = {}
+_shared: dict[tuple[int, bool, str, bool], Compressor] = {}
 
 
 def _compressor(
-    level: int | None, pixels: bool = False, model: str | dict[str, Any] | None = None
+    level: int | None,
+    pixels: bool = False,
+    model: str | dict[str, Any] | None = None,
+    solid: bool = True,
 ) -> Compressor:
-    key = (recipe(level).level, pixels, json.dumps(model, sort_keys=True))
+    key = (recipe(level).level, pixels, json.dumps(model, sort_keys=True), solid)
     if key not in _shared:
-        _shared[key] = Compressor(key[0], pixels=pixels, model=model)
+        _shared[key] = Compressor(key[0], pixels=pixels, model=model, solid=solid)
     return _shared[key]
 
 
@@ -866,10 +872,12 @@ def pack_file(
     verify: bool = False,
     pixels: bool = False,
     model: str | dict[str, Any] | None = None,
+    solid: bool = True,
 ) -> PackReport:
     """Pack a file or folder (see :meth:`Compressor.pack_file`); ``pixels``: images keep their
-    pixels and metadata, not their bytes (PNG on unpack); ``model``: a local LLM ("hf:PATH")."""
-    return _compressor(level, pixels, model).pack_file(
+    pixels and metadata, not their bytes (PNG on unpack); ``model``: a local LLM ("hf:PATH");
+    ``solid``: small files of a folder share streams (False: each file alone)."""
+    return _compressor(level, pixels, model, solid).pack_file(
         src, dst, force=force, threads=threads, progress=progress, verify=verify
     )
 

@@ -315,6 +315,7 @@ def _pack_one(
                 progress=show_progress,
                 pixels=args.pixels,
                 model=args.model_spec,
+                solid=not args.no_solid,
             )
             with open(temporary, "rb") as packed:
                 shutil.copyfileobj(packed, _stdout_binary(), 1 << 20)
@@ -333,6 +334,7 @@ def _pack_one(
         verify=args.rm,  # --rm: checked against the input before the archive gets its name
         pixels=args.pixels,
         model=args.model_spec,
+        solid=not args.no_solid,
     )
     return _finish_pack(report, name, console, args, removable=True)
 
@@ -824,6 +826,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="worker processes for folders (0: one per core); the archive is the same for any N",
+    )
+    pack.add_argument(
+        "--no-solid",
+        action="store_true",
+        help="folders: pack every file on its own (default: small files of one kind share a "
+        "stream, so the models learn across them)",
     )
     pack.add_argument(
         "--pixels",

@@ -333,3 +333,18 @@ def test_a_copy_of_the_tree_without_groups_is_identical(tree: Path, tmp_path: Pa
     assert archive is not None
     reader = _open(archive)
     assert reader.flags == FLAG_TREE and reader.groups == []
+
+
+def test_cli_no_solid_packs_every_file_alone(tree: Path, tmp_path: Path) -> None:
+    from mmcompress import cli
+
+    shutil.rmtree(tree / "img")
+    solid_archive, alone_archive = tmp_path / "solid.mmc", tmp_path / "alone.mmc"
+    assert cli.main(["pack", "-2", "-q", "-o", str(solid_archive), str(tree)]) == 0
+    assert cli.main(["pack", "-2", "-q", "--no-solid", "-o", str(alone_archive), str(tree)]) == 0
+    assert _open(solid_archive).version == (1, 1)
+    assert _open(alone_archive).version == (1, 0)
+    assert not any(entry.grouped for entry in _open(alone_archive).entries)
+    restored = tmp_path / "restored"
+    mmcompress.unpack_file(alone_archive, restored)
+    assert sorted(p.name for p in restored.rglob("*")) == sorted(p.name for p in tree.rglob("*"))
