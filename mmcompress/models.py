@@ -7,10 +7,13 @@ sha256. Predictors that need no weights (the adaptive context model) are always 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 MANIFEST_NAME = "manifest.json"
 
@@ -46,3 +49,28 @@ def installed_models() -> list[dict[str, Any]]:
         file = folder / record.get("file", "")
         found.append({**record, "installed": file.is_file()})
     return built_in + found
+
+
+def save_model_file(
+    path: Path,
+    tensors: dict[str, np.ndarray],
+    file_format: str,
+    config: dict[str, Any],
+    info: dict[str, Any],
+) -> str:
+    """Write integer model weights as safetensors, the format tag, config and training info in
+    its metadata (canonical JSON); returns the file's sha256 (what archives name it by)."""
+    from safetensors.numpy import save_file
+
+    metadata = {
+        "format": file_format,
+        "config": json.dumps(config, sort_keys=True),
+        "info": json.dumps(info, sort_keys=True),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())},
+        str(path),
+        metadata=metadata,
+    )
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -348,3 +348,14 @@ def test_train_then_export_then_load(tmp_path: Path, monkeypatch: pytest.MonkeyP
         )
         == 2
     )
+
+
+def test_training_refuses_the_bench_corpus_and_missing_folders(tmp_path: Path) -> None:
+    from mmcompress.train.data import training_folders
+
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    with pytest.raises(ValueError, match="for measuring only"):
+        training_folders([corpus / "bench" / "text"])
+    with pytest.raises(ValueError, match="is not a folder"):
+        training_folders([tmp_path / "missing"])
+    assert training_folders([corpus / "train" / "text"]) == [(corpus / "train" / "text").resolve()]

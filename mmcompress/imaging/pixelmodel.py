@@ -28,7 +28,6 @@ Two forms, side by side:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -321,14 +320,6 @@ def save_int_model(
     path: Path, tensors: dict[str, np.ndarray], config: PixelModelConfig, info: dict[str, Any]
 ) -> str:
     """Write the integer model as safetensors (config in the metadata); returns its sha256."""
-    from safetensors.numpy import save_file
+    from ..models import save_model_file
 
-    metadata = {"format": FILE_FORMAT, "config": json.dumps(asdict(config), sort_keys=True),
-                "info": json.dumps(info, sort_keys=True)}  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())},
-        str(path),
-        metadata=metadata,
-    )
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return save_model_file(path, tensors, FILE_FORMAT, asdict(config), info)

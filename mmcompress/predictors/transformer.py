@@ -400,17 +400,9 @@ def save_int_model(
     path: Path, tensors: dict[str, np.ndarray], config: TransformerConfig, info: dict[str, Any]
 ) -> str:
     """Write the integer model as safetensors (config in the metadata); returns its sha256."""
-    from safetensors.numpy import save_file
+    from ..models import save_model_file
 
-    metadata = {"format": FILE_FORMAT, "config": json.dumps(asdict(config), sort_keys=True),
-                "info": json.dumps(info, sort_keys=True)}  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())},
-        str(path),
-        metadata=metadata,
-    )
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return save_model_file(path, tensors, FILE_FORMAT, asdict(config), info)
 
 
 class KVCache:

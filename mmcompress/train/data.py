@@ -47,6 +47,20 @@ def _goes_to_validation(relative_path: str, piece_index: int) -> bool:
     return int.from_bytes(digest[:4], "little") % VALIDATION_EVERY == 0
 
 
+def training_folders(paths: list[Path]) -> list[Path]:
+    """The corpus folders, resolved; ValueError (its message for the user) for a path that is not
+    a folder or lies in the bench corpus, which is for measuring only."""
+    folders = [Path(path).resolve() for path in paths]
+    for folder in folders:
+        if "bench" in folder.parts:
+            raise ValueError(
+                f"refusing to train on {folder}: the bench corpus is for measuring only"
+            )
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder")
+    return folders
+
+
 def corpus_files(folders: list[Path]) -> list[tuple[Path, str]]:
     """(file, path relative to its corpus folder's parent) for every data file, sorted."""
     found = []

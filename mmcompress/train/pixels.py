@@ -30,6 +30,7 @@ import numpy as np
 
 from ..imaging import pixelmodel as pm
 from ..imaging.passes import build_passes, gather_neighbours, gather_pixels
+from .data import training_folders
 
 VALIDATION_EVERY = 12
 QAT_FRACTION = 0.25
@@ -205,14 +206,11 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    folders = [folder.resolve() for folder in args.corpus]
-    for folder in folders:
-        if "bench" in folder.parts:
-            log(f"error: refusing to train on {folder}: the bench corpus is for measuring only")
-            return 2
-        if not folder.is_dir():
-            log(f"error: {folder} is not a folder")
-            return 2
+    try:
+        folders = training_folders(args.corpus)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
     t0 = time.time()
     images = load_images(folders)
     val_images = images[::VALIDATION_EVERY]

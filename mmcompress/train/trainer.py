@@ -148,14 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     run_dir = args.checkpoints / args.out
     checkpoint_path = run_dir / "last.pt"
-    folders = [folder.resolve() for folder in args.corpus]
-    for folder in folders:
-        if "bench" in folder.parts:
-            log(f"error: refusing to train on {folder}: the bench corpus is for measuring only")
-            return 2
-        if not folder.is_dir():
-            log(f"error: {folder} is not a folder")
-            return 2
+    try:
+        folders = data.training_folders(args.corpus)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
 
     t0 = time.time()
     train_pieces, val_pieces = data.load_split(folders)
