@@ -62,6 +62,8 @@ from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
 
 ARCHIVE_SUFFIX = ".mmc"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Images up to this size are packed both ways (pixel path, byte path) and the smaller is kept.
+SMALL_IMAGE_BYTES = 256 << 10
 #: The stored path of the one entry of a single-file archive (the real name is the archive's).
 SINGLE_ENTRY_PATH = "-"
 
@@ -299,10 +301,12 @@ class Compressor:
         mtime: int = 0,
         modality: Modality | None = None,
         threads: int = 1,
+        pixel_path: bool = True,
     ) -> PackReport:
         """Write a single-file archive of ``source`` to ``sink`` (modality: detected if None).
 
-        An input of several blocks is coded by ``threads`` worker processes (same bytes)."""
+        An input of several blocks is coded by ``threads`` worker processes (same bytes).
+        ``pixel_path``: an image may take the pixel path (False: the byte path only)."""
         started = time.perf_counter()
         threads = 1 if self.model is not None else threads
         # The name only guides detection: unpack names the output after the archive, so a
@@ -313,7 +317,7 @@ class Compressor:
             modality = detect(name, first[:4096])
         entry.modality = int(modality)
         warnings: list[str] = []
-        if modality == Modality.IMAGE and self.book.pixel_codec is not None:
+        if modality == Modality.IMAGE and self.book.pixel_codec is not None and pixel_path:
             tail = read_full(source, raster.MAX_FILE_BYTES)
             planned = (
                 raster.plan(first + tail, pixels=self.pixels)
@@ -321,9 +325,21 @@ class Compressor:
                 else None
             )
             if planned is not None:
-                total = self._pack_image(*planned, sink, entry, threads)
                 read = len(first) + len(tail)  # the input's size (the entry's may differ)
-                return PackReport(None, read, total, time.perf_counter() - started)
+                if self.pixels or read > SMALL_IMAGE_BYTES:
+                    total = self._pack_image(*planned, sink, entry, threads)
+                    return PackReport(None, read, total, time.perf_counter() - started)
+                # A small image: the pixel path's header (codec descriptions, side information)
+                # may cost more than it saves; both paths are byte-exact, keep the smaller.
+                pixels, plain = io.BytesIO(), io.BytesIO()
+                self._pack_image(*planned, pixels, entry, 1)
+                self.pack_stream(
+                    io.BytesIO(first + tail), plain, name=name, mode=mode, mtime=mtime,
+                    modality=modality, pixel_path=False,
+                )  # fmt: skip
+                best = min(pixels, plain, key=lambda archive: len(archive.getvalue()))
+                sink.write(best.getvalue())
+                return PackReport(None, read, len(best.getvalue()), time.perf_counter() - started)
             source = cast(BinaryIO, _Prefixed(tail, source))
             if not self.pixels and first.startswith(PNG_SIGNATURE):
                 warnings.append(

@@ -165,3 +165,11 @@ def test_damaged_image_entries_are_refused(tmp_path: Path) -> None:
     assert refused >= len(range(60, len(blob) - 60, 37)) - 2
     with pytest.raises(CorruptArchive):
         mimage.decompress_bytes(bytes(blob[:-1]) + bytes([blob[-1] ^ 1]))
+
+
+def test_a_tiny_image_keeps_the_smaller_of_the_two_paths(tmp_path: Path) -> None:
+    data = _png(np.full((1, 1), 77, dtype=np.uint8))
+    blob = mimage.compress(data, name="dot.png")
+    assert _coding(blob, tmp_path) == ["bytes"]  # the pixel path's header would cost more
+    assert len(blob) <= len(data) + 100  # the container's own frame: ~98 bytes
+    assert mimage.decompress_bytes(blob) == data
