@@ -149,9 +149,13 @@ def test_round_trips_and_path_taken(result: ImageBenchResult) -> None:
         assert image.codecs[JXL_E7].encode_seconds is not None
 
 
-def test_default_level_takes_the_pixel_path(image_set: Path) -> None:
-    """Nothing in the bench decides the path: the default level's recipe does."""
-    run = run_image_bench([image_set / "b_grey_palette.png"], rivals=[], progress=False)
+def test_default_level_takes_the_pixel_path(tmp_path: Path) -> None:
+    """Nothing in the bench decides the path: the default level's recipe does (a photo crop:
+    big enough for the pixel path to beat the byte path, which tiny images keep)."""
+    kodak = Path(__file__).resolve().parents[2] / "shared/corpus/bench/images/kodak/kodim23.png"
+    crop = tmp_path / "crop.png"
+    Image.open(kodak).convert("RGB").crop((300, 200, 396, 264)).save(crop)
+    run = run_image_bench([crop], rivals=[], progress=False)
     (image,) = run.images
     assert run.meta.codecs == [MMC] and run.meta.pixel_codec == (recipe(None).pixel is not None)
     assert image.codecs[MMC].path_taken == ("pixels" if run.meta.pixel_codec else "bytes")
