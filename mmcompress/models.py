@@ -74,3 +74,16 @@ def save_model_file(
         metadata=metadata,
     )
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_model_file(path: Path, file_format: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file :func:`save_model_file` wrote: its config (from the metadata) and tensors;
+    ValueError when it is not a ``file_format`` file."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    with safe_open(str(path), framework="numpy") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != file_format:
+        raise ValueError(f"{path} is not a {file_format} model file")
+    return json.loads(metadata["config"]), load_file(str(path))

@@ -28,7 +28,6 @@ Two forms, side by side:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -290,15 +289,10 @@ class IntPixelModel:
 
     @classmethod
     def load(cls, path: Path) -> IntPixelModel:
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
+        from ..models import load_model_file
 
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path} is not a {FILE_FORMAT} file")
-        config = PixelModelConfig(**json.loads(metadata["config"]))
-        return cls(config, load_file(str(path)))
+        config, tensors = load_model_file(path, FILE_FORMAT)
+        return cls(PixelModelConfig(**config), tensors)
 
     def forward(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """features (n, FEATURES) int32 -> mu (n,) int64 in 1/2^PRED_FRAC_BITS, bin (n,) int64."""

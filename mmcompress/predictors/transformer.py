@@ -40,7 +40,6 @@ KV cache; both run the same integer ``forward`` and so give the same tables bit 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -490,15 +489,10 @@ class IntByteTransformer:
 
     @classmethod
     def load(cls, path: Path) -> IntByteTransformer:
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
+        from ..models import load_model_file
 
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path} is not a {FILE_FORMAT} model file")
-        config = TransformerConfig(**json.loads(metadata["config"]))
-        return cls(config, load_file(str(path)))
+        config, tensors = load_model_file(path, FILE_FORMAT)
+        return cls(TransformerConfig(**config), tensors)
 
     def new_cache(self, rows: int) -> KVCache:
         return KVCache(self.config, rows)
