@@ -19,11 +19,12 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from . import __version__, streams
+from . import __version__, serializers, streams
 from . import solid as solid_groups
 from .archive import (
     check_entries,
@@ -49,7 +50,7 @@ from .container import (
     EntryType,
     canonical_json,
 )
-from .detect import IMAGE_SUFFIXES, Modality, detect
+from .detect import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Modality, detect
 from .errors import CorruptArchive, InputError, MmcError, UnsafePath, UnsupportedFormat
 from .imaging import serializer as raster
 from .levels import DEFAULT_LEVEL, LevelRecipe, recipe
@@ -58,11 +59,13 @@ from .manifest import check_shard, is_manifest, read_manifest
 from .parallel import BlockPool, resolve_workers
 from .predictors.hfenv import model_spec
 from .progress import progress as progress_bar
+from .serializers import PathOptions, Planned, RichPaths
 from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
 
 ARCHIVE_SUFFIX = ".mmc"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: Images up to this size are packed both ways (pixel path, byte path) and the smaller is kept.
+#: Images and videos up to this size are packed both ways (rich path, byte path) and the smaller
+#: is kept (both are byte-exact).
 SMALL_IMAGE_BYTES = 256 << 10
 #: The stored path of the one entry of a single-file archive (the real name is the archive's).
 SINGLE_ENTRY_PATH = "-"
@@ -116,7 +119,9 @@ class ListedEntry:
     mtime: int
     link_target: str = ""
     #: How a file was coded: "bytes" (byte path), "pixels" (pixel path, byte-exact: the same
-    #: file comes back), "pixels-png" (``--pixels``: same pixels and metadata, re-encoded PNG).
+    #: file comes back), "pixels-png" (``--pixels``: same pixels and metadata, re-encoded PNG),
+    #: "frames" (frame path, byte-exact), "frames-mkv" (``--frames``: the same decoded frames,
+    #: written as FFV1 Matroska).
     path_taken: str = ""
 
 
@@ -181,25 +186,27 @@ def _modality_name(code: int) -> str:
         return f"unknown({code})"
 
 
-def _may_hold_images(root: Path, relpaths: list[str] | None) -> bool:
-    """Whether a folder (or the listed items) has a file named like a raster image."""
+def _may_hold(root: Path, relpaths: list[str] | None, frames: bool) -> tuple[bool, bool]:
+    """Whether a folder (or the listed items) has files named like raster images, and like
+    videos (coded ones count only under ``frames``)."""
     if relpaths is not None:
         names: Any = relpaths
     else:
         names = (name for _, _, files in os.walk(root) for name in files)
-    return any(os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES for name in names)
+    images = video = False
+    for name in names:
+        suffix = os.path.splitext(name)[1].lower()
+        images = images or suffix in IMAGE_SUFFIXES
+        video = video or suffix == ".y4m" or (frames and suffix in VIDEO_SUFFIXES)
+        if images and video:
+            break
+    return images, video
 
 
 def _path_taken(meta: dict[str, Any], entry: Entry) -> str:
-    serializers = meta.get("serializers", [streams.BYTES_SERIALIZER])
-    if not isinstance(serializers, list) or entry.serializer >= len(serializers):
-        return "unknown"
-    serializer = serializers[entry.serializer]
-    if serializer == streams.BYTES_SERIALIZER:
-        return "bytes"
-    if serializer in raster.SERIALIZERS:
-        return "pixels" if raster.promise_of(serializer) == "bytes" else "pixels-png"
-    return "unknown"
+    return serializers.path_name(
+        meta.get("serializers", [streams.BYTES_SERIALIZER]), entry.serializer
+    )
 
 
 class Compressor:
@@ -210,12 +217,15 @@ class Compressor:
         level: int | None = None,
         *,
         pixels: bool = False,
+        frames: bool = False,
         model: str | dict[str, Any] | None = None,
         solid: bool = True,
     ) -> None:
         """``solid``: a folder's small files of one kind share a stream (models carry over from
         file to file; docs/FORMAT.md "Solid groups"); False packs every file alone. ``pixels``: images keep their pixels and metadata but are re-encoded as PNG on unpack
-        (the ``--pixels`` promise) instead of coming back byte for byte. ``model``: a local
+        (the ``--pixels`` promise) instead of coming back byte for byte. ``frames``: coded
+        videos (FFV1, lossless x264... in Matroska/AVI/MP4) keep their decoded frames and are
+        written as FFV1 Matroska on unpack (the ``--frames`` promise). ``model``: a local
         Hugging Face LLM ("hf:PATH", or :func:`.predictors.hfenv.model_spec`'s dict) codes the
         byte blocks instead of the level's predictor (docs/LLM.md); blocks are coded in this
         process only (one model in memory)."""
@@ -224,6 +234,7 @@ class Compressor:
         if self.model is not None:
             self.recipe = replace(self.recipe, predictor=self.model)
         self.pixels = pixels
+        self.frames = frames
         #: Folder files up to this size are packed in solid groups (0: every file on its own).
         self.solid_max_bytes = solid_groups.MAX_FILE_BYTES if solid else 0
         self._book: CodecBook | None = None
@@ -243,41 +254,46 @@ class Compressor:
             self._book = CodecBook.for_recipe(self.recipe)
         return self._book
 
-    def _meta(self, book_used: bool, images: bool = False) -> dict[str, Any]:
-        """The archive header's metadata; ``images``: the raster serializers and the pixel codec
-        are listed (only archives that may hold pixel-path entries pay for their description)."""
+    def _meta(self, book_used: bool, images: bool = False, video: bool = False) -> dict[str, Any]:
+        """The archive header's metadata; ``images`` / ``video``: the serializers and codecs of
+        the pixel and frame paths are listed (only archives that may hold such entries pay for
+        their description)."""
         if not book_used:
             return {}  # stored/zstd only: nothing to describe (docs/FORMAT.md)
-        serializers = [streams.BYTES_SERIALIZER]
-        if images:
-            self.book.describe_pixel_codec()
-            serializers += list(raster.SERIALIZERS)
-        codecs = self.book.configs
-        if not images and self.book.pixel_codec is not None:
-            codecs = codecs[: self.book.pixel_codec]
+        book = self.book
+        video = video and book.frames_codec is not None
+        images = (images or video) and book.pixel_codec is not None
+        if video:
+            book.describe_frames_codec()
+        elif images:
+            book.describe_pixel_codec()
+        codecs = book.configs
+        last = book.frames_codec if video else book.pixel_codec if images else None
+        first_lazy = book.pixel_codec
+        if first_lazy is not None:
+            codecs = codecs[: (last + 1) if last is not None else first_lazy]
         return {
             "codecs": codecs,
             "coder": streams.CODER_DESCRIPTION,
             "level": self.recipe.level,
-            "serializers": serializers,
+            "serializers": serializers.listed(images, video),
         }
 
-    def _raster_serializer(self) -> int | None:
-        """The entry ``serializer`` number of pixel-path images (None: no pixel codec)."""
-        if self.book.pixel_codec is None:
-            return None
-        return raster.PIXELS_NUMBER if self.pixels else raster.EXACT_NUMBER
+    def _rich(self, raw_video: tuple[tuple[int, int], str] | None = None) -> RichPaths:
+        """What this packer's level and options allow beyond the byte path."""
+        options = PathOptions(pixels=self.pixels, frames=self.frames, raw_video=raw_video)
+        book = self.book
+        return RichPaths(options, book.pixel_codec is not None, book.frames_codec is not None)
 
-    def _pack_image(
-        self, found: raster.ImagePlan, size: int, sink: BinaryIO, entry: Entry, threads: int
-    ) -> int:
-        """Write a single-file archive of an image that takes the pixel path; its length."""
-        entry.serializer = raster.PIXELS_NUMBER if self.pixels else raster.EXACT_NUMBER
-        entry.size = size
-        writer = ContainerWriter(sink, self._meta(True, images=True))
+    def _pack_planned(self, planned: Planned, sink: BinaryIO, entry: Entry, threads: int) -> int:
+        """Write a single-file archive of a file that takes a rich path; its length."""
+        entry.serializer, entry.size = planned.serializer, planned.size
+        entry.modality = int(planned.modality)
+        video = planned.modality == Modality.VIDEO
+        writer = ContainerWriter(sink, self._meta(True, images=True, video=video))
         blocks = (
-            (raw, streams.PIXEL_BLOCK if role == raster.Block.PIXELS else entry.modality)
-            for role, raw in raster.plan_blocks(found, self.recipe.block_size)
+            (raw, entry.modality if role < 0 else role)
+            for raw, role in planned.cut(self.recipe.block_size)
         )
         with BlockPool(self.book, self.recipe, resolve_workers(threads)) as pool:
             streams.pack_blocks(
@@ -302,11 +318,13 @@ class Compressor:
         modality: Modality | None = None,
         threads: int = 1,
         pixel_path: bool = True,
+        raw_video: tuple[tuple[int, int], str] | None = None,
     ) -> PackReport:
         """Write a single-file archive of ``source`` to ``sink`` (modality: detected if None).
 
         An input of several blocks is coded by ``threads`` worker processes (same bytes).
-        ``pixel_path``: an image may take the pixel path (False: the byte path only)."""
+        ``pixel_path``: an image or video may take its pixel or frame path (False: the byte
+        path only). ``raw_video``: ((width, height), pixel format) of a raw YUV input."""
         started = time.perf_counter()
         threads = 1 if self.model is not None else threads
         # The name only guides detection: unpack names the output after the archive, so a
@@ -317,34 +335,40 @@ class Compressor:
             modality = detect(name, first[:4096])
         entry.modality = int(modality)
         warnings: list[str] = []
-        if modality == Modality.IMAGE and self.book.pixel_codec is not None and pixel_path:
-            tail = read_full(source, raster.MAX_FILE_BYTES)
-            planned = (
-                raster.plan(first + tail, pixels=self.pixels)
-                if len(tail) < raster.MAX_FILE_BYTES
-                else None
-            )
+        rich = self._rich(raw_video)
+        if pixel_path and rich.wants(modality):
+            limit = serializers.max_file_bytes(modality)
+            tail = read_full(source, limit)
+            planned = rich.plan(first + tail, modality) if len(tail) < limit else None
             if planned is not None:
                 read = len(first) + len(tail)  # the input's size (the entry's may differ)
-                if self.pixels or read > SMALL_IMAGE_BYTES:
-                    total = self._pack_image(*planned, sink, entry, threads)
-                    return PackReport(None, read, total, time.perf_counter() - started)
-                # A small image: the pixel path's header (codec descriptions, side information)
+                warnings += planned.warnings
+                promise_kept_bytes = planned.serializer in (
+                    serializers.RASTER_EXACT, serializers.FRAMES_EXACT)  # fmt: skip
+                if not promise_kept_bytes or read > SMALL_IMAGE_BYTES:
+                    total = self._pack_planned(planned, sink, entry, threads)
+                    return PackReport(None, read, total, time.perf_counter() - started, warnings)
+                # A small file: the rich path's header (codec descriptions, side information)
                 # may cost more than it saves; both paths are byte-exact, keep the smaller.
-                pixels, plain = io.BytesIO(), io.BytesIO()
-                self._pack_image(*planned, pixels, entry, 1)
+                rich_form, plain = io.BytesIO(), io.BytesIO()
+                self._pack_planned(planned, rich_form, entry, 1)
                 self.pack_stream(
                     io.BytesIO(first + tail), plain, name=name, mode=mode, mtime=mtime,
                     modality=modality, pixel_path=False,
                 )  # fmt: skip
-                best = min(pixels, plain, key=lambda archive: len(archive.getvalue()))
+                best = min(rich_form, plain, key=lambda archive: len(archive.getvalue()))
                 sink.write(best.getvalue())
                 return PackReport(None, read, len(best.getvalue()), time.perf_counter() - started)
             source = cast(BinaryIO, _Prefixed(tail, source))
-            if not self.pixels and first.startswith(PNG_SIGNATURE):
+            if modality == Modality.IMAGE and not self.pixels and first.startswith(PNG_SIGNATURE):
                 warnings.append(
                     "its PNG stream cannot be rebuilt byte for byte, so it was kept as bytes; "
                     "--pixels codes its pixels (unpack then writes a new PNG)"
+                )
+            if raw_video is not None:
+                raise InputError(
+                    f"{name or 'input'}: does not hold whole {raw_video[1]} frames of "
+                    f"{raw_video[0][0]}x{raw_video[0][1]}"
                 )
         more = read_full(source, 1)
         if not more:
@@ -400,13 +424,15 @@ class Compressor:
         threads: int = 1,
         progress: bool = False,
         verify: bool = False,
+        raw_video: tuple[tuple[int, int], str] | None = None,
     ) -> PackReport:
         """Pack a file or a folder into ``dst`` (default: ``src`` + ".mmc"), atomically.
 
         ``threads`` worker processes code a folder's blocks (0: one per core); the archive is
         the same for any count. A file that changes while it is read fails the pack. With
         ``verify`` the finished archive is decoded and compared with ``src`` before it is given
-        its name (what ``pack --rm`` relies on before removing anything).
+        its name (what ``pack --rm`` relies on before removing anything). ``raw_video``:
+        ((width, height), pixel format) of a raw YUV file (not for folders).
         """
         source = Path(src)
         threads = 1 if self.model is not None else threads
@@ -420,6 +446,10 @@ class Compressor:
         check = (lambda temp: self.verify_archive(temp, source)) if verify else None
         with atomic_file(target, force, check) as sink:
             if stat.S_ISDIR(st.st_mode):
+                if raw_video is not None:
+                    raise InputError(
+                        f"{source}: raw video geometry applies to a file, not a folder"
+                    )
                 report = self._pack_tree(sink, source, None, threads, progress)
             elif stat.S_ISREG(st.st_mode):
                 try:
@@ -435,6 +465,7 @@ class Compressor:
                         mode=mode,
                         mtime=st.st_mtime_ns // 1_000_000_000,
                         threads=threads,
+                        raw_video=raw_video,
                     )
                     after = os.fstat(stream.fileno())
                 check_unchanged(source, st, after, report.input_bytes)
@@ -467,8 +498,9 @@ class Compressor:
     def _pack_tree(
         self, sink: BinaryIO, root: Path, relpaths: list[str] | None, threads: int, progress: bool
     ) -> PackReport:
-        images = self._raster_serializer() if _may_hold_images(root, relpaths) else None
-        writer = ContainerWriter(sink, self._meta(True, images is not None), flags=FLAG_TREE)
+        images, video = _may_hold(root, relpaths, self.frames)
+        rich = self._rich() if images or video else None
+        writer = ContainerWriter(sink, self._meta(True, images, video), flags=FLAG_TREE)
         outcome = pack_tree(
             root,
             writer,
@@ -477,7 +509,7 @@ class Compressor:
             relpaths=relpaths,
             workers=resolve_workers(threads),
             show_progress=progress,
-            raster_serializer=images,
+            rich=rich,
             solid_max_bytes=self.solid_max_bytes,
         )
         total = writer.close()
@@ -517,8 +549,11 @@ class Compressor:
 
             def comparing(number: int) -> BinaryIO:
                 path = original / reader.entries[number].path if tree else original
-                if _path_taken(reader.meta, reader.entries[number]) == "pixels-png":
-                    return _PixelComparing(path)  # type: ignore[return-value]
+                taken = _path_taken(reader.meta, reader.entries[number])
+                if taken == "pixels-png":
+                    return _SameContent(path, raster.check_same_pixels)  # type: ignore[return-value]
+                if taken == "frames-mkv":
+                    return _SameContent(path, _check_same_frames)  # type: ignore[return-value]
                 return _Comparing(path)  # type: ignore[return-value]
 
             solid_groups.decode_files(reader, book, files, comparing, content_hash)
@@ -793,19 +828,27 @@ class _Comparing(io.RawIOBase):
             self.close()
 
 
-class _PixelComparing(io.BytesIO):
-    """A sink for ``--pixels`` entries: the PNG it is given must hold the original's pixels."""
+class _SameContent(io.BytesIO):
+    """A sink for entries whose promise is weaker than bytes (``--pixels``, ``--frames``): what
+    it is given must pass ``check(original, rebuilt)`` (same pixels, same decoded frames)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check: Callable[[Path, bytes], None]) -> None:
         super().__init__()
         self._path = path
+        self._check = check
 
     def __exit__(self, *exc: object) -> None:
         try:
             if exc[0] is None:
-                raster.check_same_pixels(self._path, self.getvalue())
+                self._check(self._path, self.getvalue())
         finally:
             self.close()
+
+
+def _check_same_frames(original: Path, rebuilt: bytes) -> None:
+    from .videoio import serializer as frames  # PyAV: only when a --frames entry is checked
+
+    frames.check_same_frames(original, rebuilt)
 
 
 class _NullSink(io.RawIOBase):
@@ -842,7 +885,7 @@ class _seekable:
 
 # --- module-level conveniences -----------------------------------------------------------------
 
-_shared: dict[tuple[int, bool, str, bool], Compressor] = {}
+_shared: dict[tuple[int, bool, bool, str, bool], Compressor] = {}
 
 
 def _compressor(
@@ -850,10 +893,11 @@ def _compressor(
     pixels: bool = False,
     model: str | dict[str, Any] | None = None,
     solid: bool = True,
+    frames: bool = False,
 ) -> Compressor:
-    key = (recipe(level).level, pixels, json.dumps(model, sort_keys=True), solid)
+    key = (recipe(level).level, pixels, frames, json.dumps(model, sort_keys=True), solid)
     if key not in _shared:
-        _shared[key] = Compressor(key[0], pixels=pixels, model=model, solid=solid)
+        _shared[key] = Compressor(key[0], pixels=pixels, frames=frames, model=model, solid=solid)
     return _shared[key]
 
 
@@ -864,12 +908,16 @@ def compress(
     name: str = "",
     modality: Modality | None = None,
     pixels: bool = False,
+    frames: bool = False,
     model: str | dict[str, Any] | None = None,
 ) -> bytes:
     """Compress ``data`` into a single-file archive (bytes); ``name`` helps detection;
-    ``pixels``: an image keeps its pixels and metadata, not its bytes; ``model``: a local LLM
-    ("hf:PATH") codes it (docs/LLM.md)."""
-    return _compressor(level, pixels, model).compress(bytes(data), name=name, modality=modality)
+    ``pixels``: an image keeps its pixels and metadata, not its bytes; ``frames``: a coded video
+    keeps its decoded frames (FFV1 Matroska on unpack); ``model``: a local LLM ("hf:PATH")
+    codes it (docs/LLM.md)."""
+    return _compressor(level, pixels, model, frames=frames).compress(
+        bytes(data), name=name, modality=modality
+    )
 
 
 def decompress(blob: bytes) -> bytes:
@@ -889,12 +937,22 @@ def pack_file(
     pixels: bool = False,
     model: str | dict[str, Any] | None = None,
     solid: bool = True,
+    frames: bool = False,
+    raw_video: tuple[tuple[int, int], str] | None = None,
 ) -> PackReport:
     """Pack a file or folder (see :meth:`Compressor.pack_file`); ``pixels``: images keep their
-    pixels and metadata, not their bytes (PNG on unpack); ``model``: a local LLM ("hf:PATH");
-    ``solid``: small files of a folder share streams (False: each file alone)."""
-    return _compressor(level, pixels, model, solid).pack_file(
-        src, dst, force=force, threads=threads, progress=progress, verify=verify
+    pixels and metadata, not their bytes (PNG on unpack); ``frames``: coded videos keep their
+    decoded frames (FFV1 Matroska on unpack); ``raw_video``: ((width, height), pixel format)
+    of a raw YUV file; ``model``: a local LLM ("hf:PATH"); ``solid``: small files of a folder
+    share streams (False: each file alone)."""
+    return _compressor(level, pixels, model, solid, frames).pack_file(
+        src,
+        dst,
+        force=force,
+        threads=threads,
+        progress=progress,
+        verify=verify,
+        raw_video=raw_video,
     )
 
 
@@ -911,8 +969,12 @@ def pack_stream(
     level: int | None = None,
     pixels: bool = False,
     model: str | dict[str, Any] | None = None,
+    frames: bool = False,
+    raw_video: tuple[tuple[int, int], str] | None = None,
 ) -> PackReport:
-    return _compressor(level, pixels, model).pack_stream(source, sink, name=name)
+    return _compressor(level, pixels, model, frames=frames).pack_stream(
+        source, sink, name=name, raw_video=raw_video
+    )
 
 
 def unpack_file(

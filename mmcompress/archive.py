@@ -26,12 +26,12 @@ from typing import BinaryIO, NamedTuple
 
 from . import parallel, solid
 from .container import ContainerReader, ContainerWriter, Entry, EntryType, Group
-from .detect import Modality, detect
+from .detect import detect
 from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
-from .imaging import serializer as raster
 from .levels import LevelRecipe
 from .progress import Progress, progress
-from .streams import PIXEL_BLOCK, CodecBook, new_content_hash, read_full, unpack_stream
+from .serializers import RichPaths, max_file_bytes
+from .streams import CodecBook, new_content_hash, read_full, unpack_stream
 
 _HEAD_BYTES = 4096
 _HASH_CHUNK = 1 << 20
@@ -206,7 +206,7 @@ class _Piece:
     entry: Entry
     raw: bytes = b""
     file_size: int = 0  # the file's size when walked (for its progress bar)
-    role: int = -1  # the block's role for the coder (streams.PIXEL_BLOCK); -1: the entry's modality
+    role: int = -1  # the block's role for the coder (serializers.PIXEL_BLOCK...); -1: the modality
     group: int = -1  # a block (or the end) of this solid group's stream; ``entry`` tallies it
 
 
@@ -227,7 +227,7 @@ def _tree_pieces(
     items: list[TreeItem],
     duplicates: dict[int, int],
     recipe: LevelRecipe,
-    raster_serializer: int | None = None,
+    rich: RichPaths | None = None,
     grouped: dict[int, tuple[int, int, int]] | None = None,
 ) -> Iterator[_Piece]:
     """Read the tree in order: every file's blocks, then each entry's end (entries in item order).
@@ -254,15 +254,15 @@ def _tree_pieces(
             entry.group, entry.offset, entry.modality = grouped[position]
             entry.size = item.st.st_size
         elif item.kind == EntryType.FILE:
-            yield from _file_pieces(item, entry, recipe, raster_serializer)
+            yield from _file_pieces(item, entry, recipe, rich)
         yield _Piece(entry)
 
 
 def _file_pieces(
-    item: TreeItem, entry: Entry, recipe: LevelRecipe, raster_serializer: int | None
+    item: TreeItem, entry: Entry, recipe: LevelRecipe, rich: RichPaths | None
 ) -> Iterator[_Piece]:
-    """A file's blocks; an image that takes the pixel path (when ``raster_serializer`` names
-    the serializer number to use) is read whole and cut by :mod:`.imaging.serializer`."""
+    """A file's blocks; an image or video that takes a rich path (:mod:`.serializers`, when
+    ``rich`` allows one) is read whole and cut by its serializer."""
     try:
         source = open(item.path, "rb")
     except OSError as exc:
@@ -271,18 +271,20 @@ def _file_pieces(
         read_bytes = 0
         try:
             raw = read_full(source, recipe.block_size)
-            entry.modality = int(detect(entry.path, raw[:_HEAD_BYTES]))
-            if raster_serializer is not None and entry.modality == Modality.IMAGE:
-                raw += read_full(source, raster.MAX_FILE_BYTES)
-                planned = raster.plan(raw, pixels=raster_serializer == raster.PIXELS_NUMBER)
-                if planned is not None and len(raw) < raster.MAX_FILE_BYTES:
-                    entry.serializer, entry.size = raster_serializer, planned[1]
-                    for role, block in raster.plan_blocks(planned[0], recipe.block_size):
-                        pixel = role == raster.Block.PIXELS
-                        yield _Piece(entry, block, item.st.st_size, PIXEL_BLOCK if pixel else -1)
+            modality = detect(entry.path, raw[:_HEAD_BYTES])
+            entry.modality = int(modality)
+            if rich is not None and rich.wants(modality):
+                limit = max_file_bytes(modality)
+                raw += read_full(source, limit)
+                planned = rich.plan(raw, modality) if len(raw) < limit else None
+                if planned is not None:
+                    entry.serializer, entry.size = planned.serializer, planned.size
+                    entry.modality = int(planned.modality)
+                    for block, role in planned.cut(recipe.block_size):
+                        yield _Piece(entry, block, item.st.st_size, role)
                     check_unchanged(item.path, item.st, os.fstat(source.fileno()), len(raw))
                     return
-            while raw:  # (an image read whole and left to the byte path: still in blocks)
+            while raw:  # (a file read whole and left to the byte path: still in blocks)
                 block, raw = raw[: recipe.block_size], raw[recipe.block_size :]
                 read_bytes += len(block)
                 yield _Piece(entry, block, item.st.st_size)
@@ -359,7 +361,7 @@ def pack_tree(
     relpaths: list[str] | None = None,
     workers: int = 1,
     show_progress: bool = False,
-    raster_serializer: int | None = None,
+    rich: RichPaths | None = None,
     solid_max_bytes: int = solid.MAX_FILE_BYTES,
 ) -> PackOutcome:
     """Add every item under ``root`` (or only ``relpaths``, in that order) to ``writer`` (entries
@@ -369,8 +371,8 @@ def pack_tree(
     the groups' blocks come first, then every other file's, in item order.
 
     With ``workers`` > 1 blocks are coded in a process pool (:mod:`.parallel`); the archive is
-    the same for any worker count. ``raster_serializer``: the serializer number images that
-    take the pixel path get (None: every file takes the byte path).
+    the same for any worker count. ``rich``: which images and videos may take a pixel or frame
+    path (None: every file takes the byte path).
     """
     outcome = PackOutcome()
     if relpaths is None:
@@ -396,7 +398,7 @@ def pack_tree(
             grouped[member.position] = (number, offset, int(member.modality))
     pieces = itertools.chain(
         _group_pieces(items, plans, recipe.block_size),
-        _tree_pieces(items, duplicates, recipe, raster_serializer, grouped),
+        _tree_pieces(items, duplicates, recipe, rich, grouped),
     )
     # A pool costs a second or two to start: worth it only when there is more than a batch to code.
     pool_workers = workers if to_code > parallel.BATCH_BYTES else 1

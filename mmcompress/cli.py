@@ -281,18 +281,12 @@ def _pack_one(
         if to_stdout:
             refuse_terminal_stdout(args.force)
             report = api.pack_stream(
-                _stdin_binary(),
-                _stdout_binary(),
-                level=level,
-                pixels=args.pixels,
-                model=args.model_spec,
+                _stdin_binary(), _stdout_binary(), level=level, **_path_options(args)
             )
             _stdout_binary().flush()
         else:
             with atomic_output(Path(args.output), args.force) as sink:
-                report = api.pack_stream(
-                    _stdin_binary(), sink, level=level, pixels=args.pixels, model=args.model_spec
-                )
+                report = api.pack_stream(_stdin_binary(), sink, level=level, **_path_options(args))
             report.output = Path(args.output)
         return _finish_pack(report, name, console, args, removable=False)
 
@@ -313,9 +307,8 @@ def _pack_one(
                 level=level,
                 threads=threads,
                 progress=show_progress,
-                pixels=args.pixels,
-                model=args.model_spec,
                 solid=not args.no_solid,
+                **_path_options(args),
             )
             with open(temporary, "rb") as packed:
                 shutil.copyfileobj(packed, _stdout_binary(), 1 << 20)
@@ -332,11 +325,25 @@ def _pack_one(
         threads=threads,
         progress=show_progress,
         verify=args.rm,  # --rm: checked against the input before the archive gets its name
-        pixels=args.pixels,
-        model=args.model_spec,
         solid=not args.no_solid,
+        **_path_options(args),
     )
     return _finish_pack(report, name, console, args, removable=True)
+
+
+def _path_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pack options every API entry point takes: promises, raw geometry, model."""
+    raw_video = None
+    if args.size is not None:
+        raw_video = (args.size, args.pix_fmt or "yuv420p")
+    elif args.pix_fmt is not None:
+        raise UsageError("--pix-fmt needs --size WxH (raw YUV input)")
+    return {
+        "pixels": args.pixels,
+        "frames": args.frames,
+        "raw_video": raw_video,
+        "model": args.model_spec,
+    }
 
 
 def _finish_pack(
@@ -839,6 +846,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="images: keep identical pixels and metadata, not the file's bytes (unpack writes "
         "PNG); the default keeps every image byte-exact",
     )
+    video = pack.add_argument_group("video (raw Y4M is always coded frame by frame, byte-exact)")
+    video.add_argument(
+        "--frames",
+        action="store_true",
+        help="coded videos (FFV1, lossless x264... in MKV/AVI/MP4): keep the decoded frames, not "
+        "the file's bytes (unpack writes FFV1 .mkv with the same frames; audio is not kept)",
+    )
+    video.add_argument(
+        "--size",
+        type=_size_type,
+        metavar="WxH",
+        help="raw YUV input: frame width and height (with --pix-fmt)",
+    )
+    video.add_argument(
+        "--pix-fmt",
+        metavar="FMT",
+        help="raw YUV input: yuv420p (default), yuv422p, yuv444p, gray, or their 10-bit forms "
+        "(yuv420p10le ...)",
+    )
     _add_device(pack)
     _add_llm_options(pack, packing=True)
     _add_verbosity(pack, suppress=True)
@@ -908,6 +934,17 @@ def _level_type(text: str) -> int:
     if not MIN_LEVEL <= level <= MAX_LEVEL:
         raise argparse.ArgumentTypeError(f"level must be between {MIN_LEVEL} and {MAX_LEVEL}")
     return level
+
+
+def _size_type(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid frame size {text!r} (expected WxH)") from None
+    if min(size) < 1 or max(size) > 1 << 16:
+        raise argparse.ArgumentTypeError(f"frame size {text!r} out of range")
+    return size
 
 
 def _threads_type(text: str) -> int:

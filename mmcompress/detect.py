@@ -54,6 +54,9 @@ IMAGE_SUFFIXES = frozenset(
     + (".webp",)
 )
 
+#: Names of coded video files that ``--frames`` may decode (raw Y4M is recognised by its magic).
+VIDEO_SUFFIXES = frozenset((".y4m", ".mkv", ".avi", ".mp4", ".mov", ".nut", ".webm"))
+
 CODE_LANGUAGES: dict[str, str] = {
     ".py": "python",
     ".pyi": "python",

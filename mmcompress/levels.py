@@ -23,6 +23,9 @@ class LevelRecipe:
     block_size: int = 8 << 20
     #: Pixel codec config for the pixel strips of images (``None``: images take the byte path).
     pixel: dict[str, Any] | None = None
+    #: Frames codec config for the frame blocks of videos (``None``: video takes the byte path;
+    #: only recipes with a pixel codec have one).
+    video: dict[str, Any] | None = None
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

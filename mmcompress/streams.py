@@ -17,9 +17,10 @@ from .blockcoding import decode_block, encode_block
 from .container import BlockKind, ContainerReader, ContainerWriter, Entry
 from .detect import Modality
 from .errors import CorruptArchive, UnsupportedFormat
-from .imaging import serializer as raster
 from .levels import LevelRecipe
 from .predictors import Codec, build_predictor, predictor_for_recipe
+from .serializers import BYTES as BYTES_SERIALIZER
+from .serializers import FRAMES_BLOCK, PIXEL_BLOCK, check_listed, rebuild
 
 ProgressFn = Callable[[int], None]
 EncodedBlock = tuple[BlockKind, int, bytes]
@@ -31,10 +32,6 @@ RoleEncoder = Callable[[Iterable[tuple[bytes, int]]], Iterator[tuple[bytes, Enco
 #: How the symbols of MODEL blocks are turned into bits (docs/FORMAT.md): recorded in every
 #: archive that has model-coded blocks.
 CODER_DESCRIPTION = {"id": "constriction-range", "version": 1}
-#: The serializer of plain byte streams (entries' serializer 0).
-BYTES_SERIALIZER = {"id": "bytes", "version": 1}
-#: The block role of pixel strips (block coders receive a role: a Modality value, or this).
-PIXEL_BLOCK = 100
 
 
 @dataclass
@@ -46,33 +43,52 @@ class CodecBook:
     serializers: list[dict[str, Any]] = field(default_factory=lambda: [BYTES_SERIALIZER])
     #: Index of the codec that codes pixel strips (None: images take the byte path).
     pixel_codec: int | None = None
+    #: Index of the codec that codes frame blocks (None: video takes the byte path).
+    frames_codec: int | None = None
     _predictors: list[Codec | None] = field(default_factory=list)
-    #: A recipe's pixel codec spec, built (and described in ``configs``) only once needed.
-    _pixel_spec: dict[str, Any] | None = None
+    #: The recipe's codec specs beyond the byte predictor (pixel, then frames), built and
+    #: described in ``configs`` only once needed.
+    _lazy_specs: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._predictors = [None] * len(self.configs)
 
     @classmethod
     def for_recipe(cls, recipe: LevelRecipe) -> CodecBook:
-        """The recipe's byte predictor (codec 0) and, when it has one, its pixel codec (next).
+        """The recipe's byte predictor (codec 0) and, when it has them, its pixel codec and its
+        frames codec (next, in that order).
 
-        The pixel codec (torch, model weights) is built only when an image needs it:
-        :meth:`describe_pixel_codec` adds it to ``configs``."""
+        Those two (torch-free, but with model weights) are built only when an image or a video
+        needs them: :meth:`describe_pixel_codec` / :meth:`describe_frames_codec` add them to
+        ``configs``."""
         built = [predictor_for_recipe(recipe.predictor)] if recipe.predictor else []
         book = cls([_described(codec) for codec in built])
         book._predictors = list(built)
         if recipe.pixel:
-            book.pixel_codec, book._pixel_spec = len(built), dict(recipe.pixel)
+            book.pixel_codec = len(built)
+            book._lazy_specs.append(dict(recipe.pixel))
+            if recipe.video:
+                book.frames_codec = len(built) + 1
+                book._lazy_specs.append(dict(recipe.video))
         return book
 
-    def describe_pixel_codec(self) -> None:
-        """Build the recipe's pixel codec and list it in ``configs`` (archives that may hold
-        pixel strips describe it in their header)."""
-        if self._pixel_spec is not None and self.pixel_codec == len(self.configs):
-            codec = predictor_for_recipe(self._pixel_spec)
+    def _describe_up_to(self, index: int | None) -> None:
+        """Build and describe the lazy codecs up to ``index`` (archives that may hold pixel
+        strips or frame blocks describe those codecs in their header)."""
+        if index is None or self.pixel_codec is None:
+            return
+        while len(self.configs) <= index:  # the lazy specs start at the pixel codec's index
+            codec = predictor_for_recipe(self._lazy_specs[len(self.configs) - self.pixel_codec])
             self.configs.append(_described(codec))
             self._predictors.append(codec)
+
+    def describe_pixel_codec(self) -> None:
+        """List the recipe's pixel codec in ``configs`` (building it)."""
+        self._describe_up_to(self.pixel_codec)
+
+    def describe_frames_codec(self) -> None:
+        """List the recipe's pixel and frames codecs in ``configs`` (building them)."""
+        self._describe_up_to(self.frames_codec)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CodecBook:
@@ -84,19 +100,12 @@ class CodecBook:
         coder = meta.get("coder", CODER_DESCRIPTION)
         if coder != CODER_DESCRIPTION:
             raise UnsupportedFormat(f"archive uses coder {coder!r}, which this mmcompress lacks")
-        serializers = meta.get("serializers", [BYTES_SERIALIZER])
-        if not isinstance(serializers, list):
-            raise CorruptArchive("archive metadata has a malformed serializer list")
-        for serializer in serializers:
-            if serializer != BYTES_SERIALIZER and serializer not in raster.SERIALIZERS:
-                raise UnsupportedFormat(
-                    f"archive uses serializer {serializer!r}, which this mmcompress lacks"
-                )
+        serializers = check_listed(meta.get("serializers", [BYTES_SERIALIZER]))
         return cls(list(configs), serializers=list(serializers))
 
     def predictor(self, index: int) -> Codec:
-        if index == self.pixel_codec:
-            self.describe_pixel_codec()
+        if index in (self.pixel_codec, self.frames_codec):
+            self._describe_up_to(index)
         built = self._predictors[index]
         if built is None:
             config = dict(self.configs[index])
@@ -115,10 +124,12 @@ class CodecBook:
         return _LazyCodecs(self)
 
     def codec_for(self, role: int) -> int | None:
-        """Which codec models blocks of this role, a modality or :data:`PIXEL_BLOCK` (None:
-        stored/zstd only)."""
+        """Which codec models blocks of this role, a modality, :data:`PIXEL_BLOCK` or
+        :data:`FRAMES_BLOCK` (None: stored/zstd only)."""
         if role == PIXEL_BLOCK:
             return self.pixel_codec
+        if role == FRAMES_BLOCK:
+            return self.frames_codec
         if role == Modality.COMPRESSED or not self.configs:
             return None
         return 0 if self.pixel_codec != 0 else None
@@ -158,14 +169,15 @@ def read_full(source: BinaryIO, size: int) -> bytes:
 def encode_stream_block(
     raw: bytes, book: CodecBook, recipe: LevelRecipe, role: int, model_overhead: int = 0
 ) -> EncodedBlock:
-    """The cheapest form of one block; ``role`` is the entry's modality or :data:`PIXEL_BLOCK`."""
+    """The cheapest form of one block; ``role`` is the entry's modality or a rich block role
+    (:data:`PIXEL_BLOCK`, :data:`FRAMES_BLOCK`)."""
     codec = book.codec_for(role)
     return encode_block(
         raw,
         predictor=None if codec is None else book.predictor(codec),
         codec=codec or 0,
         zstd_level=recipe.zstd_level,
-        tag=0 if role == PIXEL_BLOCK else int(role),
+        tag=0 if role in (PIXEL_BLOCK, FRAMES_BLOCK) else int(role),
         compressed_hint=role == Modality.COMPRESSED,
         model_overhead=model_overhead,
     )
@@ -272,7 +284,7 @@ def unpack_stream(
             sink.write(raw)
             written += len(raw)
         return written
-    data = raster.rebuild_from_blocks(raws, entry.size)
+    data = rebuild(book.serializers, entry.serializer, raws, entry.size)
     sink.write(data)
     return len(data)
 
