@@ -339,8 +339,8 @@ class Compressor:
         if pixel_path and rich.wants(modality):
             limit = serializers.max_file_bytes(modality)
             tail = read_full(source, limit)
-            planned = rich.plan(first + tail, modality) if len(tail) < limit else None
-            if planned is not None:
+            planned = rich.plan(first + tail, modality) if len(tail) < limit else "too large"
+            if isinstance(planned, Planned):
                 read = len(first) + len(tail)  # the input's size (the entry's may differ)
                 warnings += planned.warnings
                 promise_kept_bytes = planned.serializer in (
@@ -365,11 +365,11 @@ class Compressor:
                     "its PNG stream cannot be rebuilt byte for byte, so it was kept as bytes; "
                     "--pixels codes its pixels (unpack then writes a new PNG)"
                 )
+            if self.frames and modality == Modality.COMPRESSED:
+                warnings.append(f"--frames: kept as bytes: {planned}")
             if raw_video is not None:
-                raise InputError(
-                    f"{name or 'input'}: does not hold whole {raw_video[1]} frames of "
-                    f"{raw_video[0][0]}x{raw_video[0][1]}"
-                )
+                (width, height), pix_fmt = raw_video
+                raise InputError(f"{name or 'input'}: not {width}x{height} {pix_fmt}: {planned}")
         more = read_full(source, 1)
         if not more:
             # The whole input is one block: code it first, so the header lists only what is used

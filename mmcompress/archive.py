@@ -30,7 +30,7 @@ from .detect import detect
 from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
 from .levels import LevelRecipe
 from .progress import Progress, progress
-from .serializers import RichPaths, max_file_bytes
+from .serializers import Planned, RichPaths, max_file_bytes
 from .streams import CodecBook, new_content_hash, read_full, unpack_stream
 
 _HEAD_BYTES = 4096
@@ -277,7 +277,7 @@ def _file_pieces(
                 limit = max_file_bytes(modality)
                 raw += read_full(source, limit)
                 planned = rich.plan(raw, modality) if len(raw) < limit else None
-                if planned is not None:
+                if isinstance(planned, Planned):
                     entry.serializer, entry.size = planned.serializer, planned.size
                     entry.modality = int(planned.modality)
                     for block, role in planned.cut(recipe.block_size):

@@ -77,13 +77,13 @@ class PathOptions:
     raw_video: tuple[tuple[int, int], str] | None = None
 
 
-#: Files read whole to try a rich path: images up to the raster limit, videos up to this.
-MAX_VIDEO_FILE_BYTES = 1 << 30
-
-
 def max_file_bytes(modality: Modality) -> int:
     """How much of a file of this modality is read to plan its rich path (beyond: byte path)."""
-    return raster.MAX_FILE_BYTES if modality == Modality.IMAGE else MAX_VIDEO_FILE_BYTES
+    if modality == Modality.IMAGE:
+        return raster.MAX_FILE_BYTES
+    from .videoio.serializer import MAX_FILE_BYTES
+
+    return MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ class RichPaths:
     images: bool
     video: bool
 
-    def plan(self, data: bytes, modality: Modality) -> Planned | None:
+    def plan(self, data: bytes, modality: Modality) -> Planned | str:
+        """The file's rich path, or why it takes the byte path."""
         return plan_entry(data, modality, self.options, images=self.images, video=self.video)
 
     def wants(self, modality: Modality) -> bool:
@@ -129,14 +130,14 @@ def may_take_rich_path(modality: Modality, options: PathOptions) -> bool:
 
 def plan_entry(
     data: bytes, modality: Modality, options: PathOptions, *, images: bool, video: bool
-) -> Planned | None:
-    """The rich path of a whole file, or None (it takes the byte path).
+) -> Planned | str:
+    """The rich path of a whole file, or the reason it takes the byte path.
 
     ``images`` / ``video``: whether the level has a pixel / frames codec."""
     if modality == Modality.IMAGE and images:
         found = raster.plan(data, pixels=options.pixels)
         if found is None:
-            return None
+            return "not a raster this mmcompress can rebuild"
         image, size = found
         number = RASTER_PIXELS if options.pixels else RASTER_EXACT
 
@@ -148,9 +149,9 @@ def plan_entry(
     if video and may_take_rich_path(modality, options) and modality != Modality.IMAGE:
         from .videoio import serializer as frames
 
-        planned = frames.plan(data, frames=options.frames, raw_geometry=options.raw_video)
-        if planned is None:
-            return None
+        planned = frames.plan_or_reason(data, frames=options.frames, raw_geometry=options.raw_video)
+        if isinstance(planned, str):
+            return planned
         movie, size = planned
         number = FRAMES_DECODED if frames.promise_of_plan(movie) == "frames" else FRAMES_EXACT
 
@@ -159,7 +160,7 @@ def plan_entry(
                 yield raw, FRAMES_BLOCK if role == frames.Block.FRAMES else -1
 
         return Planned(number, size, Modality.VIDEO, cut_video, list(frames.plan_warnings(movie)))
-    return None
+    return "no codec for this kind of file at this level"
 
 
 def rebuild(

@@ -15,7 +15,6 @@ here and goes the byte path (serializer ``"bytes"``).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import CorruptArchive
+from ..sideframe import read_side, side_blocks
 
 if TYPE_CHECKING:
     from .raster import ImagePlan
@@ -34,8 +34,6 @@ SERIALIZERS = (RASTER_EXACT, RASTER_PIXELS)
 #: Their entry ``serializer`` numbers in archives that list them (after "bytes", number 0).
 EXACT_NUMBER, PIXELS_NUMBER = 1, 2
 
-_FRAME = struct.Struct("<BQ")
-_FRAME_VERSION = 1
 #: Pixel data beyond this takes the byte path (the pixel path holds a whole image in memory).
 MAX_RASTER_BYTES = 256 << 20
 #: Image files beyond this are not even parsed: they take the byte path.
@@ -85,9 +83,8 @@ def plan_blocks(found: ImagePlan, block_size: int) -> Iterator[tuple[str, bytes]
     """The raw blocks of an image entry, in order, each with its :class:`Block` role."""
     from ..predictors.pixel import pixels_to_block
 
-    side = _FRAME.pack(_FRAME_VERSION, len(found.header)) + found.header
-    for start in range(0, len(side), block_size):
-        yield Block.SIDE, side[start : start + block_size]
+    for block in side_blocks(found.header, block_size):
+        yield Block.SIDE, block
     pixels = found.pixels
     bits = _bits(pixels)
     row_bytes = max(1, pixels.shape[1] * pixels.shape[2] * pixels.dtype.itemsize)
@@ -115,21 +112,7 @@ def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
     from .raster import rebuild
 
     blocks = iter(raws)
-    side = b""
-    expected: int | None = None
-    for raw in blocks:
-        side += raw
-        if expected is None:
-            if len(side) < _FRAME.size:
-                continue
-            version, header_len = _FRAME.unpack_from(side)
-            if version != _FRAME_VERSION or header_len > MAX_HEADER_BYTES:
-                raise CorruptArchive("image entry has an invalid side-information frame")
-            expected = _FRAME.size + header_len
-        if len(side) >= expected:
-            break
-    if expected is None or len(side) != expected:
-        raise CorruptArchive("image entry's side information does not match its blocks")
+    header = read_side(blocks, MAX_HEADER_BYTES, "image entry")
     strips: list[np.ndarray] = []
     total = 0
     for raw in blocks:
@@ -141,7 +124,7 @@ def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
     if not strips:
         raise CorruptArchive("image entry has no pixel strips")
     pixels = np.concatenate(strips, axis=0) if len(strips) > 1 else strips[0]
-    data = rebuild(side[_FRAME.size :], pixels)
+    data = rebuild(header, pixels)
     if len(data) != size:
         raise CorruptArchive("image entry rebuilds to a size other than the one recorded")
     return data

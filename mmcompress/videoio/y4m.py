@@ -1,0 +1,200 @@
+"""YUV4MPEG2 (.y4m): a raw video file split into side bytes and frames, and rebuilt byte for byte.
+
+A Y4M file is one header line ``YUV4MPEG2 W<w> H<h> [F.. I.. A.. C.. X..]\\n``, then per frame a
+line ``FRAME[ params]\\n`` followed by the planes (Y, Cb, Cr[, A] or Y alone), row-major, each at
+its exact size (4:2:0 chroma is ceil(W/2) x ceil(H/2)); samples of more than 8 bits are 16-bit
+little-endian. Colourspaces (``C``, default 420jpeg): 420jpeg 420paldv 420mpeg2 420 411 422 444
+444alpha mono, and 420p/422p/444p with 9, 10, 12, 14 or 16 bits, mono9/10/12/14/16.
+
+The *side bytes* are everything that is not a sample: the header line, every FRAME line (with its
+parameters) and any trailing bytes: fewer than :data:`MAX_TRAILING_BYTES` and than one frame's
+samples, and not the start of a FRAME line (else the file is truncated, or a FRAME line is lost). :func:`plan` checks at plan time that :func:`rebuild` gives the file back exactly;
+anything malformed or unsupported raises :class:`~.base.NotVideo` (the file takes the byte path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CorruptArchive
+from .base import (
+    MAX_SAMPLE_BYTES,
+    MAX_SIDE,
+    SOURCE_Y4M,
+    Frame,
+    Layout,
+    NotVideo,
+    VideoPlan,
+    check_frames,
+    frame_bits,
+)
+
+SIGNATURE = b"YUV4MPEG2"
+FRAME_TAG = b"FRAME"
+#: Longest header or FRAME line accepted (real ones are well under 100 bytes).
+MAX_LINE_BYTES = 4096
+#: Bytes after the last frame kept as side bytes; more (or a partial frame) is not a Y4M file.
+MAX_TRAILING_BYTES = 4096
+
+
+def _colourspaces() -> dict[str, Layout]:
+    table = {
+        "420jpeg": Layout(3, 1, 1, 8),
+        "420paldv": Layout(3, 1, 1, 8),
+        "420mpeg2": Layout(3, 1, 1, 8),
+        "420": Layout(3, 1, 1, 8),
+        "411": Layout(3, 2, 0, 8),
+        "422": Layout(3, 1, 0, 8),
+        "444": Layout(3, 0, 0, 8),
+        "444alpha": Layout(4, 0, 0, 8),
+        "mono": Layout(1, 0, 0, 8),
+    }
+    for bits in (9, 10, 12, 14, 16):
+        table[f"420p{bits}"] = Layout(3, 1, 1, bits)
+        table[f"422p{bits}"] = Layout(3, 1, 0, bits)
+        table[f"444p{bits}"] = Layout(3, 0, 0, bits)
+        table[f"mono{bits}"] = Layout(1, 0, 0, bits)
+    return table
+
+
+#: Colourspace parameter -> plane layout.
+COLOURSPACES = _colourspaces()
+
+
+@dataclass(frozen=True)
+class Y4mHeader:
+    """The stream header fields that decide the sample layout (the rest stays in the side bytes)."""
+
+    width: int
+    height: int
+    colourspace: str
+    layout: Layout
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return self.layout.shapes(self.width, self.height)
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.layout.frame_bytes(self.width, self.height)
+
+
+def parse_header(line: bytes) -> Y4mHeader:
+    """The fields of a stream header line (without its newline); NotVideo if unusable."""
+    if not (line == SIGNATURE or line.startswith(SIGNATURE + b" ")):
+        raise NotVideo("not a YUV4MPEG2 stream header")
+    width = height = 0
+    colourspace = "420jpeg"
+    for token in line[len(SIGNATURE) :].split(b" "):
+        if not token:
+            continue
+        key, value = chr(token[0]), token[1:]
+        if key in "WH":
+            if not value.isdigit() or len(value) > 6:
+                raise NotVideo(f"Y4M header has an invalid {key} parameter")
+            if key == "W":
+                width = int(value)
+            else:
+                height = int(value)
+        elif key == "C":
+            colourspace = value.decode("ascii", "replace")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise NotVideo(f"Y4M header has an invalid size {width}x{height}")
+    layout = COLOURSPACES.get(colourspace)
+    if layout is None:
+        raise NotVideo(f"Y4M colourspace C{colourspace} is not supported")
+    return Y4mHeader(width, height, colourspace, layout)
+
+
+def _line_end(data: bytes, start: int, what: str) -> int:
+    """Index of the newline ending the line that starts at ``start``."""
+    end = data.find(b"\n", start, start + MAX_LINE_BYTES)
+    if end < 0:
+        raise NotVideo(f"Y4M {what} line is unterminated or too long")
+    return end
+
+
+def plan(data: bytes) -> VideoPlan:
+    """Split a Y4M file into side bytes and frames (views into ``data``); NotVideo if it is not a
+    well-formed Y4M file this module can rebuild exactly."""
+    end = _line_end(data, 0, "header")
+    header = parse_header(data[:end])
+    frame_bytes = header.frame_bytes
+    side = bytearray(data[: end + 1])
+    frames: list[Frame] = []
+    position = end + 1
+    total = 0
+    while position < len(data):
+        if data[position : position + len(FRAME_TAG)] != FRAME_TAG:
+            break
+        end = _line_end(data, position, "FRAME")
+        tag_end = position + len(FRAME_TAG)
+        if end != tag_end and data[tag_end : tag_end + 1] != b" ":
+            raise NotVideo("Y4M FRAME line is malformed")
+        side += data[position : end + 1]
+        position = end + 1
+        if position + frame_bytes > len(data):
+            raise NotVideo(f"Y4M frame {len(frames)} is truncated")
+        total += frame_bytes
+        if total > MAX_SAMPLE_BYTES:
+            raise NotVideo(f"Y4M samples exceed {MAX_SAMPLE_BYTES} bytes")
+        frame: Frame = []
+        for height, width in header.shapes:
+            count = height * width
+            plane = np.frombuffer(data, header.layout.dtype, count=count, offset=position)
+            frame.append(plane.reshape(height, width))
+            position += plane.nbytes
+        frames.append(frame)
+    trailing = data[position:]
+    if not frames:
+        raise NotVideo("Y4M file has no frame")
+    if trailing and (
+        len(trailing) >= min(MAX_TRAILING_BYTES, frame_bytes) or FRAME_TAG.startswith(trailing[:5])
+    ):
+        raise NotVideo(f"Y4M file ends in {len(trailing)} bytes that are no whole frame")
+    side += data[position:]
+    found = VideoPlan(SOURCE_Y4M, bytes(side), frames, frame_bits(frames, header.layout.bits))
+    offset = 0
+    for piece in _pieces(found.side, frames):  # the promise: rebuild gives ``data`` back
+        if memoryview(data)[offset : offset + len(piece)] != piece:
+            raise NotVideo("Y4M file does not rebuild exactly")
+        offset += len(piece)
+    if offset != len(data):
+        raise NotVideo("Y4M file does not rebuild exactly")
+    return found
+
+
+def _pieces(side: bytes, frames: Sequence[Frame]) -> Iterator[bytes | memoryview]:
+    """The rebuilt file in pieces; CorruptArchive if ``side`` and ``frames`` do not fit."""
+    end = side.find(b"\n", 0, MAX_LINE_BYTES)
+    if end < 0:
+        raise CorruptArchive("Y4M side information has no stream header")
+    try:
+        header = parse_header(side[:end])
+    except NotVideo as exc:
+        raise CorruptArchive(f"Y4M side information is invalid: {exc}") from None
+    try:
+        check_frames(list(frames), header.shapes, header.layout.dtype)
+    except ValueError as exc:
+        raise CorruptArchive(f"Y4M frames do not match the stream header: {exc}") from None
+    yield side[: end + 1]
+    position = end + 1
+    for frame in frames:
+        end = side.find(b"\n", position, position + MAX_LINE_BYTES)
+        if end < 0 or side[position : position + len(FRAME_TAG)] != FRAME_TAG:
+            raise CorruptArchive("Y4M side information has fewer FRAME lines than frames")
+        yield side[position : end + 1]
+        position = end + 1
+        for plane in frame:
+            if header.layout.bits > 8:
+                plane = plane.astype("<u2", copy=False)
+            yield np.ascontiguousarray(plane).data.cast("B")
+    yield side[position:]
+
+
+def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
+    """The Y4M file that :func:`plan` split into ``side`` and ``frames``."""
+    return b"".join(_pieces(side, frames))
