@@ -38,6 +38,8 @@ def _cm(**parameters: Any) -> dict[str, Any]:
 #: megapixel), the default one (pixel-m, ~3 % smaller output, ~8 s per megapixel) from -5 on.
 _PIXEL_FAST = {"id": "pixel", "name": "pixel-s"}
 _PIXEL = {"id": "pixel", "name": "pixel-m"}
+#: The frames codec (predictors/frames.py) of video: every level with a pixel codec has it.
+_FRAMES = {"id": "frames"}
 #: The shipped byte transformer (models/bytefmr-s-*), as the mixer of -9 names it.
 _BYTEFMR_S = {
     "id": "bytefmr",
@@ -63,6 +65,7 @@ RECIPES: dict[int, LevelRecipe] = {
         9,
         notes="context model, orders 0-2",
         pixel=_PIXEL_FAST,
+        video=_FRAMES,
     ),
     3: LevelRecipe(
         3,
@@ -70,21 +73,50 @@ RECIPES: dict[int, LevelRecipe] = {
         19,
         notes="context model, orders 0-3",
         pixel=_PIXEL_FAST,
+        video=_FRAMES,
     ),
     4: LevelRecipe(
-        4, _cm(max_order=4), 19, notes="context model, orders 0-4 + match model", pixel=_PIXEL_FAST
+        4,
+        _cm(max_order=4),
+        19,
+        notes="context model, orders 0-4 + match model",
+        pixel=_PIXEL_FAST,
+        video=_FRAMES,
     ),
     5: LevelRecipe(
-        5, _cm(), 19, notes="default: context model, orders 0-5 + match model", pixel=_PIXEL
+        5,
+        _cm(),
+        19,
+        notes="default: context model, orders 0-5 + match model",
+        pixel=_PIXEL,
+        video=_FRAMES,
     ),
     6: LevelRecipe(
-        6, _cm(), 19, block_size=16 << 20, notes="default model, 16 MiB blocks", pixel=_PIXEL
+        6,
+        _cm(),
+        19,
+        block_size=16 << 20,
+        notes="default model, 16 MiB blocks",
+        pixel=_PIXEL,
+        video=_FRAMES,
     ),
     7: LevelRecipe(
-        7, _cm(), 19, block_size=32 << 20, notes="default model, 32 MiB blocks", pixel=_PIXEL
+        7,
+        _cm(),
+        19,
+        block_size=32 << 20,
+        notes="default model, 32 MiB blocks",
+        pixel=_PIXEL,
+        video=_FRAMES,
     ),
     8: LevelRecipe(
-        8, _cm(), 19, block_size=64 << 20, notes="default model, 64 MiB blocks", pixel=_PIXEL
+        8,
+        _cm(),
+        19,
+        block_size=64 << 20,
+        notes="default model, 64 MiB blocks",
+        pixel=_PIXEL,
+        video=_FRAMES,
     ),
     9: LevelRecipe(
         9,
@@ -93,6 +125,7 @@ RECIPES: dict[int, LevelRecipe] = {
         block_size=64 << 20,
         notes="max: context model + byte transformer, mixed online (about 9 KB/s)",
         pixel=_PIXEL,
+        video=_FRAMES,
     ),
 }
 

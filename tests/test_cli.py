@@ -19,6 +19,7 @@ import types
 from pathlib import Path
 
 import pytest
+from clitools import assert_one_error_line, run_cli
 
 from mmcompress import cli, progress
 
@@ -28,27 +29,6 @@ ZLIB = CORPUS / "code" / "c" / "zlib"
 FAST = "-1"
 
 pytestmark = pytest.mark.skipif(not ALICE.is_file(), reason="corpus not available")
-
-
-def run_cli(
-    *args: str | os.PathLike[str], cwd: Path, input: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "mmcompress", *map(str, args)],
-        cwd=cwd,
-        input=input,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def assert_one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
-    lines = result.stderr.decode().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("mmcompress: "), lines
-    assert "Traceback" not in lines[0]
-    return lines[0]
 
 
 def names_in(folder: Path) -> set[str]:

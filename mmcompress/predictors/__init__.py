@@ -18,8 +18,10 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "cm": ("context", "ContextModel"),
     "bytefmr": ("transformer", "ByteTransformer"),
     "hf": ("hf", "HFCodec"),
+    "hf-int": ("intgpt2", "IntGPT2Codec"),
     "pixel": ("pixel", "PixelCodec"),
     "mix": ("mixer", "Mixer"),
+    "frames": ("frames", "FramesCodec"),
 }
 
 

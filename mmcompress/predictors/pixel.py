@@ -23,6 +23,10 @@ Before coding, a plane whose values leave gaps (a few grey levels, synthetic ima
 data) is packed onto 0..count-1, its bitmap of used values kept as side information; a plane
 with a single value is not coded at all.
 
+The walk (:func:`walk_planes`, :class:`WalkOptions`) is shared with the video codec
+(:mod:`.frames`), which adds per-plane reference planes (taking the previous-channel slots) and
+masks of pixels known in advance (neither coded nor counted); without them it is the image path.
+
 Payload: the 12-byte header; per plane one flag byte (0 as is, 1 packed, then the bitmap of
 used values, ``max + 1`` bits, little-endian bit order); then the range coder's 32-bit words.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -254,6 +259,22 @@ def _pack_values(planes: np.ndarray, maxima: list[int], plane: int, used: np.nda
     return b"\1" + np.packbits(used, bitorder="little").tobytes()
 
 
+@dataclass
+class WalkOptions:
+    """What a caller other than the image path adds to the walk (the video codec's inter frames).
+
+    ``references[plane]``: a same-shape uint8 plane (the motion-compensated previous frame) that
+    enters the model as the plane's only "previous channel" (slot 0) instead of the planes coded
+    before it. ``known[plane]``: a bool mask of pixels already filled in ``planes`` on both sides
+    (exact copies): they are neither coded nor counted in the adaptive statistics.
+    ``states``: adaptive statistics carried over from earlier calls (e.g. earlier frames).
+    """
+
+    references: dict[int, np.ndarray] = field(default_factory=dict)
+    known: dict[int, np.ndarray] = field(default_factory=dict)
+    states: dict[Any, _AdaptiveState] = field(default_factory=dict)
+
+
 def _walk(
     planes: np.ndarray,
     maxima: list[int],
@@ -262,24 +283,43 @@ def _walk(
     bias_correction: bool,
     encoder: Encoder | None,
     decoder: Decoder | None,
+    options: WalkOptions | None = None,
 ) -> None:
     """Code (encoder) or fill in (decoder) ``planes`` pass by pass; the one schedule both share."""
+    options = options or WalkOptions()
     _, height, width = planes.shape
     # A plane with one value (after packing) needs no coding at all.
     order = [plane for plane in order if maxima[plane] > 0]
     # Pixel (0, 0) of every plane, uniform.
     for plane in order:
+        if plane in options.known and options.known[plane][0, 0]:
+            continue
         uniform = scores_to_freq_table(np.ones(maxima[plane] + 1, dtype=np.int64), PRECISION_BITS)
         if encoder is not None:
             encoder.encode_shared(planes[plane, :1, 0].astype(np.int32), uniform)
         else:
             assert decoder is not None
             planes[plane, 0, 0] = decoder.decode_shared(1, uniform)[0]
-    states: dict[Any, _AdaptiveState] = {}
     for item in build_passes(height, width):
         for r0, r1 in item.chunks():
-            _code_chunk(planes, maxima, order, model, bias_correction, states, item, r0, r1,
+            _code_chunk(planes, maxima, order, model, bias_correction, options, item, r0, r1,
                         encoder, decoder)  # fmt: skip
+
+
+def walk_planes(
+    planes: np.ndarray,
+    maxima: list[int],
+    order: list[int],
+    model: IntPixelModel,
+    coder: Encoder | Decoder,
+    options: WalkOptions | None = None,
+    bias_correction: bool = True,
+) -> None:
+    """Public entry to the pass walk for other block codecs: encode ``planes`` (``coder`` an
+    :class:`Encoder`) or decode into them (a :class:`Decoder`); see :class:`WalkOptions`."""
+    encoder = coder if isinstance(coder, Encoder) else None
+    decoder = coder if isinstance(coder, Decoder) else None
+    _walk(planes, maxima, order, model, bias_correction, encoder, decoder, options)
 
 
 def _predict(
@@ -317,13 +357,14 @@ def _code_chunk(
     order: list[int],
     model: IntPixelModel,
     bias_correction: bool,
-    states: dict[Any, _AdaptiveState],
+    options: WalkOptions,
     item: Pass,
     r0: int,
     r1: int,
     encoder: Encoder | None,
     decoder: Decoder | None,
 ) -> None:
+    states = options.states
     neighbours: dict[int, np.ndarray] = {}
     values: dict[int, np.ndarray] = {}
     for slot, plane in enumerate(order):
@@ -333,11 +374,30 @@ def _code_chunk(
             states[key] = _AdaptiveState(model.rank_priors, maximum + 1, bias_correction)
         state = states[key]
         neighbours[plane] = gather_neighbours(planes[plane], item, r0, r1)
-        previous = [
-            (neighbours[order[s]], values[order[s]])
-            for s in range(slot - 1, max(-1, slot - 1 - PREVIOUS_SLOTS), -1)
-        ]
-        base, mu, scale_bins = _predict(model, neighbours[plane], previous, item.level, item.kind)
+        if plane in options.references:
+            reference = options.references[plane]
+            previous = [(gather_neighbours(reference, item, r0, r1),
+                         gather_pixels(reference, item, r0, r1))]  # fmt: skip
+        else:
+            previous = [
+                (neighbours[order[s]], values[order[s]])
+                for s in range(slot - 1, max(-1, slot - 1 - PREVIOUS_SLOTS), -1)
+            ]
+        # Pixels known in advance (exact copies) are left out of the coding and the statistics.
+        selected: np.ndarray | None = None
+        if plane in options.known:
+            unknown = ~gather_pixels(options.known[plane], item, r0, r1).astype(bool)
+            if not unknown.all():
+                selected = np.flatnonzero(unknown)
+        if selected is not None:
+            values[plane] = gather_pixels(planes[plane], item, r0, r1)
+            if selected.size == 0:
+                continue
+            chunk_neighbours = neighbours[plane][:, selected]
+            previous = [(n[:, selected], v[selected]) for n, v in previous]
+        else:
+            chunk_neighbours = neighbours[plane]
+        base, mu, scale_bins = _predict(model, chunk_neighbours, previous, item.level, item.kind)
         context_base = (item.kind * SLOT_CONTEXTS + min(slot, SLOT_CONTEXTS - 1)) * SCALE_BINS
         contexts = context_base + scale_bins
         one = 1 << PRED_FRAC_BITS
@@ -350,6 +410,8 @@ def _code_chunk(
         bounds = np.concatenate([[0], np.cumsum(bin_counts)])
         if encoder is not None:
             current = gather_pixels(planes[plane], item, r0, r1).astype(np.int64)
+            if selected is not None:
+                current = current[selected]
             ranks = value_to_rank(current, predicted, up_first, maximum)
             grouped = ranks[grouping]
             for scale_bin in np.flatnonzero(bin_counts):
@@ -364,14 +426,43 @@ def _code_chunk(
             ranks = np.empty_like(grouped)
             ranks[grouping] = grouped
             current = rank_to_value(ranks, predicted, up_first, maximum)
-            scatter_pixels(planes[plane], item, r0, r1, current)
-        values[plane] = current.astype(np.int32)
+            if selected is not None:
+                values[plane][selected] = current
+                scatter_pixels(planes[plane], item, r0, r1, values[plane])
+            else:
+                scatter_pixels(planes[plane], item, r0, r1, current)
+        if selected is None:
+            values[plane] = current.astype(np.int32)
         state.update(scale_bins, ranks, contexts, current * one - model_fp)
 
 
 # ------------------------------------------------------------------------------------------------
 # The codec
 # ------------------------------------------------------------------------------------------------
+
+
+def find_model_file(name: str, sha256: str = "") -> Path:
+    """The installed pixel-model file with this sha256 (or, without one, the newest named
+    ``name``); ModelMissing when absent. Shared by every codec that runs the pixel model."""
+    from ..models import models_dir, read_manifest
+
+    folder = models_dir()
+    records = read_manifest()
+    if not sha256:
+        named = [r for r in records if r.get("name") == name and r.get("kind") == "pixel"]
+        if not named:
+            raise ModelMissing(f"pixel model {name!r} is not installed in {folder}")
+        sha256 = str(named[-1].get("sha256", ""))
+    if len(sha256) != 64:
+        raise ValueError("pixel codec config lacks the model's sha256")
+    candidates = [
+        folder / r["file"] for r in records if r.get("sha256") == sha256 and r.get("file")
+    ]
+    candidates += sorted(folder.glob(f"*-{sha256[:8]}.safetensors"))
+    for path in candidates:
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+            return path
+    raise ModelMissing(f"model {name!r} (sha256 {sha256[:16]}…) is not installed in {folder}")
 
 
 class PixelCodec(BlockCodec):
@@ -407,27 +498,9 @@ class PixelCodec(BlockCodec):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PixelCodec:
         """Find the weights named by ``config["sha256"]`` (or, without one, by name) in models/."""
-        from ..models import models_dir, read_manifest
-
         name, sha256 = str(config.get("name", DEFAULT_MODEL)), str(config.get("sha256", ""))
         bias_correction = bool(config.get("bias_correction", True))
-        folder = models_dir()
-        records = read_manifest()
-        if not sha256:
-            named = [r for r in records if r.get("name") == name and r.get("kind") == "pixel"]
-            if not named:
-                raise ModelMissing(f"pixel model {name!r} is not installed in {folder}")
-            sha256 = str(named[-1].get("sha256", ""))
-        if len(sha256) != 64:
-            raise ValueError("pixel codec config lacks the model's sha256")
-        candidates = [
-            folder / r["file"] for r in records if r.get("sha256") == sha256 and r.get("file")
-        ]
-        candidates += sorted(folder.glob(f"*-{sha256[:8]}.safetensors"))
-        for path in candidates:
-            if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
-                return cls.from_file(path, name, bias_correction)
-        raise ModelMissing(f"model {name!r} (sha256 {sha256[:16]}…) is not installed in {folder}")
+        return cls.from_file(find_model_file(name, sha256), name, bias_correction)
 
     def config(self) -> dict[str, Any]:
         return {"id": self.kind, "version": 1, "name": self.name, "sha256": self.sha256,

@@ -198,3 +198,45 @@ def _pieces(side: bytes, frames: Sequence[Frame]) -> Iterator[bytes | memoryview
 def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
     """The Y4M file that :func:`plan` split into ``side`` and ``frames``."""
     return b"".join(_pieces(side, frames))
+
+
+def colourspace_of(frame: Frame, bits: int) -> str:
+    """The Y4M colourspace of a frame's planes (grey; Y, Cb, Cr at 4:2:0, 4:2:2 or 4:4:4) and
+    sample depth; ValueError when no colourspace matches."""
+    height, width = frame[0].shape
+    suffix = "" if bits == 8 else f"p{bits}"
+    names = ["mono"] if len(frame) == 1 else ["420", "422", "444"] if len(frame) == 3 else []
+    for name in names:
+        colourspace = "mono" + ("" if bits == 8 else str(bits)) if name == "mono" else name + suffix
+        layout = COLOURSPACES.get("420jpeg" if colourspace == "420" else colourspace)
+        if layout is not None and layout.shapes(width, height) == [p.shape for p in frame]:
+            return "420jpeg" if colourspace == "420" else colourspace
+    raise ValueError(
+        f"no Y4M colourspace has planes {[p.shape for p in frame]} of {bits}-bit samples"
+    )
+
+
+def write(frames: Sequence[Frame], bits: int = 8, rate: tuple[int, int] = (25, 1)) -> bytes:
+    """A Y4M file holding ``frames`` (lists of planes, as :func:`colourspace_of` accepts)."""
+    if not frames:
+        raise ValueError("a video needs at least one frame")
+    if bits not in (8, 9, 10, 12, 14, 16):
+        raise ValueError("bits must be 8, 9, 10, 12, 14 or 16")
+    colourspace = colourspace_of(list(frames[0]), bits)
+    height, width = frames[0][0].shape
+    header = f"YUV4MPEG2 W{width} H{height} F{rate[0]}:{rate[1]} Ip A1:1 C{colourspace}\n"
+    dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
+    limit = 1 << bits
+    checked: list[Frame] = []
+    for frame in frames:
+        planes = [np.asarray(plane) for plane in frame]
+        if any(plane.dtype.kind not in "ub" or (plane.size and int(plane.max()) >= limit)
+               for plane in planes):  # fmt: skip
+            raise ValueError(f"planes must hold unsigned samples below 2^{bits}")
+        checked.append([plane.astype(dtype, copy=False) for plane in planes])
+    data = bytearray(header.encode("ascii"))
+    for frame in checked:
+        data += b"FRAME\n"
+        for plane in frame:
+            data += np.ascontiguousarray(plane).tobytes()
+    return bytes(data)
