@@ -351,30 +351,12 @@ PEP8 = Path(__file__).resolve().parents[1] / "samples" / "pep-0008.rst"
 
 @pytest.fixture(scope="module")
 def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random (untrained) 2-layer GPT-2 with a byte-level BPE tokenizer, as in test_hf.py."""
-    tokenizers = pytest.importorskip("tokenizers")
+    """A random (untrained) 2-layer GPT-2 with a byte-level BPE tokenizer (tests/hfmodels.py)."""
+    pytest.importorskip("tokenizers")
     pytest.importorskip("transformers")
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+    from hfmodels import build_tiny_gpt2
 
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    bpe = tokenizers.ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        [PEP8.read_text()], vocab_size=400, min_frequency=2,
-        special_tokens=["<|endoftext|>"], show_progress=False,
-    )  # fmt: skip
-    tokenizer = GPT2TokenizerFast(
-        tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>", unk_token="<|endoftext|>",
-    )  # fmt: skip
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), train_steps=0)
 
 
 def test_bench_with_a_local_llm(

@@ -1,8 +1,8 @@
 """A local Hugging Face LLM as the text predictor (mmcompress/predictors/hf.py, hfenv.py).
 
-The model is built here, in a temporary folder, so nothing is downloaded: a byte-level BPE
-tokenizer trained on samples/pep-0008.rst and a 2-layer GPT-2 (d=32) trained for a few steps on
-one passage of it, enough to beat zstd on that passage so that archives really use it.
+The model is built here (tests/hfmodels.py), in a temporary folder, so nothing is downloaded: a
+byte-level BPE tokenizer trained on samples/pep-0008.rst and a 2-layer GPT-2 (d=32) trained for a
+few steps on one passage of it, enough to beat zstd on that passage so that archives really use it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 import torch  # noqa: E402
+from hfmodels import PASSAGE, PEP8, build_tiny_gpt2  # noqa: E402
 
 from mmcompress import api, cli, text  # noqa: E402
 from mmcompress.errors import InputError, ModelMissing, UnsupportedFormat  # noqa: E402
@@ -25,57 +26,12 @@ from mmcompress.predictors.base import NotApplicable  # noqa: E402
 from mmcompress.predictors.hf import HFCodec, bytes_to_unicode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-PEP8 = ROOT / "samples" / "pep-0008.rst"
 ALICE = ROOT.parent / "shared" / "corpus" / "bench" / "text" / "alice29.txt"
-#: The passage the tiny model learns (and then codes well).
-PASSAGE = PEP8.read_bytes()[2000:4000]
-TRAIN_STEPS = 100
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    bpe = tokenizers.ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        [PEP8.read_text()],
-        vocab_size=400,
-        min_frequency=2,
-        special_tokens=["<|endoftext|>"],
-        show_progress=False,
-    )
-    tokenizer = GPT2TokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
-    model = GPT2LMHeadModel(config)
-    ids = torch.tensor([tokenizer.bos_token_id] + bpe.encode(PASSAGE.decode()).ids)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-2)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    starts = torch.randint(
-        0, len(ids) - 48, (TRAIN_STEPS, 24), generator=torch.Generator().manual_seed(0)
-    )
-    try:
-        for step_starts in starts:
-            windows = torch.stack([ids[i : i + 48] for i in step_starts.tolist()])
-            loss = model(input_ids=windows, labels=windows).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    finally:
-        torch.set_num_threads(previous)
-    model.save_pretrained(folder)
-    return folder
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 @pytest.fixture(scope="module")

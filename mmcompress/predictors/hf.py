@@ -31,7 +31,9 @@ positions), so every prediction sees between ``overlap`` and ``window - 1`` toke
 steps token by token too, it does not evaluate a whole chunk at once), so on the same machine,
 libraries, device, dtype and thread count they compute the same floats. Across machines they may
 not: :mod:`.hfenv` records the environment in the archive and refuses a different one on unpack
-unless forced; the block CRCs catch any mismatch anyway. docs/LLM.md says this to users.
+unless forced; the block CRCs catch any mismatch anyway. docs/LLM.md says this to users. The
+portable alternative for GPT-2 models is :mod:`.intgpt2` (``hf-int:PATH``), which runs the model in
+integers; it shares this module's tokens, byte path and payload (:class:`TokenCodec`).
 
 MODEL payload (integers are LEB128 varints)::
 
@@ -159,7 +161,7 @@ class _Reader:
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
+def torch_threads(threads: int) -> Iterator[None]:
     previous = torch.get_num_threads()
     if threads != previous:
         torch.set_num_threads(threads)
@@ -168,6 +170,237 @@ def _torch_threads(threads: int) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+def import_transformers() -> Any:
+    """The transformers module, quiet (messages go through mmcompress only); ModelMissing if absent."""
+    try:
+        import transformers
+    except ImportError:
+        raise ModelMissing(
+            "--model hf:PATH needs the transformers package (pip install 'mmcompress[llm]')"
+        ) from None
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def load_options(folder: Path) -> dict[str, Any]:
+    """``from_pretrained`` options for a local model folder (a lone .gguf file is named)."""
+    options: dict[str, Any] = {"local_files_only": True}
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not (folder / "config.json").is_file() and ggufs:
+        options["gguf_file"] = ggufs[0].name
+    return options
+
+
+def load_tokenizer(folder: Path, options: dict[str, Any]) -> Any:
+    """The folder's tokenizer; InputError unless it is byte-level BPE with a BOS or EOS token."""
+    transformers = import_transformers()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{folder}: transformers cannot load it: {exc}") from None
+    if not _is_byte_level(tokenizer):
+        raise InputError(
+            f"{folder}: the tokenizer is not byte-level BPE (GPT-2 style); only "
+            "byte-level tokenizers give every input back byte-exact here"
+        )
+    if tokenizer.bos_token_id is None and tokenizer.eos_token_id is None:
+        raise InputError(f"{folder}: the tokenizer has neither a BOS nor an EOS token")
+    return tokenizer
+
+
+class TokenCodec(BlockCodec):
+    """What every token-coding codec shares: a byte-level tokenizer, the run layout of a block
+    (text as tokens, the rest on the byte path), the MODEL payload of the module docstring.
+
+    A subclass sets ``tokenizer``, ``alphabet`` (then calls :meth:`_setup_tokens`),
+    ``segment_count``, ``min_segment_tokens``, and codes the tokens in :meth:`_code_tokens`.
+    """
+
+    precision_bits = MAX_PRECISION_BITS
+    tokenizer: Any
+    alphabet: int
+    segment_count: int
+    min_segment_tokens: int
+
+    def _setup_tokens(self) -> None:
+        """The token -> bytes table and its lookups; the BOS id (EOS when there is none)."""
+        self.token_bytes = token_byte_table(self.tokenizer, self.alphabet)
+        self._build_byte_lookup()
+        bos = self.tokenizer.bos_token_id
+        self.bos_id = int(bos if bos is not None else self.tokenizer.eos_token_id)
+
+    def _build_byte_lookup(self) -> None:
+        lengths = np.array([len(b) if b else 0 for b in self.token_bytes], dtype=np.int64)
+        self._token_lengths = lengths
+        self._token_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self._token_flat = np.frombuffer(b"".join(b or b"" for b in self.token_bytes), np.uint8)
+        specials = sorted(
+            {t.content for t in self.tokenizer.backend_tokenizer.get_added_tokens_decoder().values()
+             if t.special and t.content},
+            key=len,
+            reverse=True,
+        )  # fmt: skip
+        self._special_text = (
+            re.compile("(" + "|".join(map(re.escape, specials)) + ")") if specials else None
+        )
+        masked = np.flatnonzero(lengths == 0)
+        self._masked = torch.as_tensor(masked, dtype=torch.long)
+
+    # --- tokens <-> bytes -----------------------------------------------------------------------
+
+    def _tokens_of(self, text: str) -> list[int] | None:
+        """The token ids of ``text`` if their bytes give back its UTF-8 exactly, else None."""
+        ids = self.tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
+        tokens = np.asarray(ids, dtype=np.int64)
+        if tokens.size and (tokens.max() >= self.alphabet or not self._token_lengths[tokens].all()):
+            return None  # a special token matched in the text: those lines take the byte path
+        if self.tokens_to_bytes(tokens) == text.encode("utf-8"):
+            return list(ids)
+        return None
+
+    def tokens_to_bytes(self, tokens: np.ndarray) -> bytes:
+        """Concatenated bytes of ``tokens`` (vectorised; None-bytes tokens are CorruptArchive)."""
+        if tokens.size == 0:
+            return b""
+        if tokens.min() < 0 or tokens.max() >= self.alphabet:
+            raise CorruptArchive("LLM-coded block decodes to an invalid token")
+        lengths = self._token_lengths[tokens]
+        if not lengths.all():
+            raise CorruptArchive("LLM-coded block decodes to a special or unused token")
+        ends = np.cumsum(lengths)
+        offsets = np.repeat(self._token_starts[tokens] - (ends - lengths), lengths)
+        return self._token_flat[offsets + np.arange(int(ends[-1]))].tobytes()
+
+    def _runs(self, raw: bytes) -> tuple[list[tuple[bool, bytes]], list[int]]:
+        """(is_text, bytes) runs of ``raw`` in order, and the tokens of the text runs."""
+        runs: list[tuple[bool, bytes]] = []
+        tokens: list[int] = []
+
+        def add(is_text: bool, piece: bytes) -> None:
+            if runs and runs[-1][0] == is_text:
+                runs[-1] = (is_text, runs[-1][1] + piece)
+            elif piece:
+                runs.append((is_text, piece))
+
+        pieces = _ESCAPED_BYTES.split(raw.decode("utf-8", "surrogateescape"))
+        for index, piece in enumerate(pieces):
+            if index % 2:  # bytes that are not UTF-8
+                add(False, piece.encode("utf-8", "surrogateescape"))
+                continue
+            ids = self._tokens_of(piece) if piece else []
+            if ids is not None:
+                tokens += ids
+                add(True, piece.encode("utf-8"))
+                continue
+            for line in piece.splitlines(keepends=True):  # find the lines that do not round-trip
+                ids = self._tokens_of(line)
+                if ids is not None:
+                    tokens += ids
+                    add(True, line.encode("utf-8"))
+                    continue
+                # The text of special tokens ("<|endoftext|>") takes the byte path, the rest not.
+                parts = self._special_text.split(line) if self._special_text else [line]
+                for number, part in enumerate(parts):
+                    ids = None if number % 2 else self._tokens_of(part)
+                    if ids is not None:
+                        tokens += ids
+                    add(ids is not None, part.encode("utf-8"))
+        return runs, tokens
+
+    def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
+        runs, tokens = self._runs(raw)
+        text_bytes = sum(len(piece) for is_text, piece in runs if is_text)
+        if raw and text_bytes < MIN_TEXT_SHARE * len(raw):
+            raise NotApplicable("mostly not text")
+        header = bytearray([FORMAT])
+        token_array = np.asarray(tokens, dtype=np.int64)
+        count = choose_segment_count(len(tokens), self.segment_count, self.min_segment_tokens)
+        header += _varint(count) + _varint(len(tokens))
+        layout = runs if not runs or runs[0][0] else [(True, b""), *runs]
+        header += _varint(len(layout)) + b"".join(_varint(len(piece)) for _, piece in layout)
+        header += self._byte_path(b"".join(piece for is_text, piece in runs if not is_text))
+        encoder = Encoder(self.precision_bits)
+        with self._coding():
+            self._code_tokens(Segmentation(len(tokens), count), token_array, encoder, None)
+        return bytes(header) + encoder.finish()
+
+    def decode_block(self, payload: bytes, raw_size: int) -> bytes:
+        reader = _Reader(payload)
+        if reader.u8() != FORMAT:
+            raise CorruptArchive("LLM-coded block has an unknown format")
+        count, token_count, run_count = reader.varint(), reader.varint(), reader.varint()
+        if (
+            token_count > raw_size
+            or run_count > raw_size + 1
+            or not 1 <= count <= max(1, token_count)
+        ):
+            raise CorruptArchive("LLM-coded block declares impossible counts")
+        lengths = [reader.varint() for _ in range(run_count)]
+        if sum(lengths) != raw_size:
+            raise CorruptArchive("LLM-coded block's runs do not add up to its size")
+        other = self._read_byte_path(reader, sum(lengths[1::2]))
+        decoder = Decoder(payload[reader.pos :], self.precision_bits)
+        segmentation = Segmentation(token_count, count)
+        with self._coding():
+            ordered = self._code_tokens(segmentation, None, None, decoder)
+        text = self.tokens_to_bytes(segmentation.deinterleave(ordered))
+        if len(text) != sum(lengths[0::2]):
+            raise CorruptArchive("LLM-coded block's tokens do not fill its text runs")
+        out, text_pos, other_pos = bytearray(), 0, 0
+        for index, length in enumerate(lengths):
+            if index % 2 == 0:
+                out += text[text_pos : text_pos + length]
+                text_pos += length
+            else:
+                out += other[other_pos : other_pos + length]
+                other_pos += length
+        return bytes(out)
+
+    def _coding(self) -> contextlib.AbstractContextManager[Any]:
+        """The context the tokens are coded in (torch settings)."""
+        return torch.inference_mode()
+
+    def _code_tokens(
+        self,
+        segmentation: Segmentation,
+        tokens: np.ndarray | None,
+        encoder: Encoder | None,
+        decoder: Decoder | None,
+    ) -> np.ndarray:
+        """Encode ``tokens`` (in block order) or decode them; returns them in coding order."""
+        raise NotImplementedError
+
+    def _check_decoded(self, symbols: np.ndarray) -> None:
+        if symbols.size and not self._token_lengths[symbols].all():
+            raise CorruptArchive("LLM-coded block decodes to a special or unused token")
+
+    @staticmethod
+    def _byte_path(other: bytes) -> bytes:
+        if not other:
+            return b""
+        squeezed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(other)
+        form, body = (_ZSTD, squeezed) if len(squeezed) < len(other) else (_STORED, other)
+        return bytes([form]) + _varint(len(body)) + body
+
+    @staticmethod
+    def _read_byte_path(reader: _Reader, size: int) -> bytes:
+        if size == 0:
+            return b""
+        form, length = reader.u8(), reader.varint()
+        body = reader.take(length)
+        if form == _STORED and length == size:
+            return body
+        if form == _ZSTD:
+            try:
+                other = zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
+            except zstandard.ZstdError as exc:
+                raise CorruptArchive(f"LLM-coded block's byte path is damaged: {exc}") from None
+            if len(other) == size:
+                return other
+        raise CorruptArchive("LLM-coded block's byte path is damaged")
 
 
 class _Stepper:
@@ -207,11 +440,10 @@ class _Stepper:
             self.logits = self._forward(column, self.cache)
 
 
-class HFCodec(BlockCodec):
+class HFCodec(TokenCodec):
     """Codes text blocks as the tokens of a local Hugging Face causal LM (see module docstring)."""
 
     kind: ClassVar[str] = "hf"
-    precision_bits = MAX_PRECISION_BITS
 
     def __init__(
         self,
@@ -245,10 +477,7 @@ class HFCodec(BlockCodec):
         self.alphabet = int(self.model.get_output_embeddings().weight.shape[0])
         if self.alphabet > 1 << self.precision_bits:
             raise InputError(f"{self.folder}: vocabulary too large for 24-bit tables")
-        self.token_bytes = token_byte_table(self.tokenizer, self.alphabet)
-        self._build_byte_lookup()
-        bos = self.tokenizer.bos_token_id
-        self.bos_id = int(bos if bos is not None else self.tokenizer.eos_token_id)
+        self._setup_tokens()
         limit = self._position_limit()
         self.window = min(window or DEFAULT_WINDOW, limit)
         self.overlap = overlap if overlap is not None else self.window // 2
@@ -265,33 +494,15 @@ class HFCodec(BlockCodec):
     # --- loading --------------------------------------------------------------------------------
 
     def _load(self) -> tuple[Any, Any]:
+        transformers = import_transformers()
+        options = load_options(self.folder)
+        tokenizer = load_tokenizer(self.folder, options)
         try:
-            import transformers
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError:
-            raise ModelMissing(
-                "--model hf:PATH needs the transformers package (pip install 'mmcompress[llm]')"
-            ) from None
-        options: dict[str, Any] = {"local_files_only": True}
-        ggufs = sorted(self.folder.glob("*.gguf"))
-        if not (self.folder / "config.json").is_file() and ggufs:
-            options["gguf_file"] = ggufs[0].name
-        transformers.utils.logging.set_verbosity_error()  # messages go through mmcompress only
-        transformers.utils.logging.disable_progress_bar()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(self.folder, **options)
-            model = AutoModelForCausalLM.from_pretrained(
+            model = transformers.AutoModelForCausalLM.from_pretrained(
                 self.folder, dtype=getattr(torch, self.dtype), **options
             )
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{self.folder}: transformers cannot load it: {exc}") from None
-        if not _is_byte_level(tokenizer):
-            raise InputError(
-                f"{self.folder}: the tokenizer is not byte-level BPE (GPT-2 style); only "
-                "byte-level tokenizers give every input back byte-exact here"
-            )
-        if tokenizer.bos_token_id is None and tokenizer.eos_token_id is None:
-            raise InputError(f"{self.folder}: the tokenizer has neither a BOS nor an EOS token")
         if self.device == "cuda":  # full-precision float32 GEMMs, no TF32
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
@@ -305,23 +516,6 @@ class HFCodec(BlockCodec):
             if isinstance(value, int) and value > 0:
                 return value
         return DEFAULT_WINDOW
-
-    def _build_byte_lookup(self) -> None:
-        lengths = np.array([len(b) if b else 0 for b in self.token_bytes], dtype=np.int64)
-        self._token_lengths = lengths
-        self._token_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self._token_flat = np.frombuffer(b"".join(b or b"" for b in self.token_bytes), np.uint8)
-        specials = sorted(
-            {t.content for t in self.tokenizer.backend_tokenizer.get_added_tokens_decoder().values()
-             if t.special and t.content},
-            key=len,
-            reverse=True,
-        )  # fmt: skip
-        self._special_text = (
-            re.compile("(" + "|".join(map(re.escape, specials)) + ")") if specials else None
-        )
-        masked = np.flatnonzero(lengths == 0)
-        self._masked = torch.as_tensor(masked, dtype=torch.long)
 
     def new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -401,66 +595,11 @@ class HFCodec(BlockCodec):
             raise UnsupportedFormat("archive's window does not fit this model's positions")
         return codec
 
-    # --- tokens <-> bytes -----------------------------------------------------------------------
-
-    def _tokens_of(self, text: str) -> list[int] | None:
-        """The token ids of ``text`` if their bytes give back its UTF-8 exactly, else None."""
-        ids = self.tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
-        tokens = np.asarray(ids, dtype=np.int64)
-        if tokens.size and (tokens.max() >= self.alphabet or not self._token_lengths[tokens].all()):
-            return None  # a special token matched in the text: those lines take the byte path
-        if self.tokens_to_bytes(tokens) == text.encode("utf-8"):
-            return list(ids)
-        return None
-
-    def tokens_to_bytes(self, tokens: np.ndarray) -> bytes:
-        """Concatenated bytes of ``tokens`` (vectorised; None-bytes tokens are CorruptArchive)."""
-        if tokens.size == 0:
-            return b""
-        if tokens.min() < 0 or tokens.max() >= self.alphabet:
-            raise CorruptArchive("LLM-coded block decodes to an invalid token")
-        lengths = self._token_lengths[tokens]
-        if not lengths.all():
-            raise CorruptArchive("LLM-coded block decodes to a special or unused token")
-        ends = np.cumsum(lengths)
-        offsets = np.repeat(self._token_starts[tokens] - (ends - lengths), lengths)
-        return self._token_flat[offsets + np.arange(int(ends[-1]))].tobytes()
-
-    def _runs(self, raw: bytes) -> tuple[list[tuple[bool, bytes]], list[int]]:
-        """(is_text, bytes) runs of ``raw`` in order, and the tokens of the text runs."""
-        runs: list[tuple[bool, bytes]] = []
-        tokens: list[int] = []
-
-        def add(is_text: bool, piece: bytes) -> None:
-            if runs and runs[-1][0] == is_text:
-                runs[-1] = (is_text, runs[-1][1] + piece)
-            elif piece:
-                runs.append((is_text, piece))
-
-        pieces = _ESCAPED_BYTES.split(raw.decode("utf-8", "surrogateescape"))
-        for index, piece in enumerate(pieces):
-            if index % 2:  # bytes that are not UTF-8
-                add(False, piece.encode("utf-8", "surrogateescape"))
-                continue
-            ids = self._tokens_of(piece) if piece else []
-            if ids is not None:
-                tokens += ids
-                add(True, piece.encode("utf-8"))
-                continue
-            for line in piece.splitlines(keepends=True):  # find the lines that do not round-trip
-                ids = self._tokens_of(line)
-                if ids is not None:
-                    tokens += ids
-                    add(True, line.encode("utf-8"))
-                    continue
-                # The text of special tokens ("<|endoftext|>") takes the byte path, the rest not.
-                parts = self._special_text.split(line) if self._special_text else [line]
-                for number, part in enumerate(parts):
-                    ids = None if number % 2 else self._tokens_of(part)
-                    if ids is not None:
-                        tokens += ids
-                    add(ids is not None, part.encode("utf-8"))
-        return runs, tokens
+    def _coding(self) -> contextlib.AbstractContextManager[Any]:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch_threads(self.threads))
+        stack.enter_context(torch.inference_mode())
+        return stack
 
     # --- tables ---------------------------------------------------------------------------------
 
@@ -474,55 +613,6 @@ class HFCodec(BlockCodec):
         return scores_to_freq_table(integer.cpu().numpy(), self.precision_bits)
 
     # --- blocks ---------------------------------------------------------------------------------
-
-    def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
-        runs, tokens = self._runs(raw)
-        text_bytes = sum(len(piece) for is_text, piece in runs if is_text)
-        if raw and text_bytes < MIN_TEXT_SHARE * len(raw):
-            raise NotApplicable("mostly not text")
-        header = bytearray([FORMAT])
-        token_array = np.asarray(tokens, dtype=np.int64)
-        count = choose_segment_count(len(tokens), self.segment_count, self.min_segment_tokens)
-        header += _varint(count) + _varint(len(tokens))
-        layout = runs if not runs or runs[0][0] else [(True, b""), *runs]
-        header += _varint(len(layout)) + b"".join(_varint(len(piece)) for _, piece in layout)
-        header += self._byte_path(b"".join(piece for is_text, piece in runs if not is_text))
-        encoder = Encoder(self.precision_bits)
-        with _torch_threads(self.threads), torch.inference_mode():
-            self._code_tokens(Segmentation(len(tokens), count), token_array, encoder, None)
-        return bytes(header) + encoder.finish()
-
-    def decode_block(self, payload: bytes, raw_size: int) -> bytes:
-        reader = _Reader(payload)
-        if reader.u8() != FORMAT:
-            raise CorruptArchive("LLM-coded block has an unknown format")
-        count, token_count, run_count = reader.varint(), reader.varint(), reader.varint()
-        if (
-            token_count > raw_size
-            or run_count > raw_size + 1
-            or not 1 <= count <= max(1, token_count)
-        ):
-            raise CorruptArchive("LLM-coded block declares impossible counts")
-        lengths = [reader.varint() for _ in range(run_count)]
-        if sum(lengths) != raw_size:
-            raise CorruptArchive("LLM-coded block's runs do not add up to its size")
-        other = self._read_byte_path(reader, sum(lengths[1::2]))
-        decoder = Decoder(payload[reader.pos :], self.precision_bits)
-        segmentation = Segmentation(token_count, count)
-        with _torch_threads(self.threads), torch.inference_mode():
-            ordered = self._code_tokens(segmentation, None, None, decoder)
-        text = self.tokens_to_bytes(segmentation.deinterleave(ordered))
-        if len(text) != sum(lengths[0::2]):
-            raise CorruptArchive("LLM-coded block's tokens do not fill its text runs")
-        out, text_pos, other_pos = bytearray(), 0, 0
-        for index, length in enumerate(lengths):
-            if index % 2 == 0:
-                out += text[text_pos : text_pos + length]
-                text_pos += length
-            else:
-                out += other[other_pos : other_pos + length]
-                other_pos += length
-        return bytes(out)
 
     def _code_tokens(
         self,
@@ -569,38 +659,21 @@ class HFCodec(BlockCodec):
         else:
             assert decoder is not None
             symbols = decoder.decode(tables).astype(np.int64)
-            if symbols.size and not self._token_lengths[symbols].all():
-                raise CorruptArchive("LLM-coded block decodes to a special or unused token")
+            self._check_decoded(symbols)
         decoded[lo:hi] = symbols
         if step + 1 < segmentation.steps:
             step_tokens[:active] = symbols
             step_tokens[active:] = self.bos_id
             stepper.push(torch.as_tensor(step_tokens, device=self.device))
 
-    @staticmethod
-    def _byte_path(other: bytes) -> bytes:
-        if not other:
-            return b""
-        squeezed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(other)
-        form, body = (_ZSTD, squeezed) if len(squeezed) < len(other) else (_STORED, other)
-        return bytes([form]) + _varint(len(body)) + body
 
-    @staticmethod
-    def _read_byte_path(reader: _Reader, size: int) -> bytes:
-        if size == 0:
-            return b""
-        form, length = reader.u8(), reader.varint()
-        body = reader.take(length)
-        if form == _STORED and length == size:
-            return body
-        if form == _ZSTD:
-            try:
-                other = zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
-            except zstandard.ZstdError as exc:
-                raise CorruptArchive(f"LLM-coded block's byte path is damaged: {exc}") from None
-            if len(other) == size:
-                return other
-        raise CorruptArchive("LLM-coded block's byte path is damaged")
-
-
-__all__ = ["HFCodec", "bytes_to_unicode", "token_byte_table"]
+__all__ = [
+    "HFCodec",
+    "TokenCodec",
+    "bytes_to_unicode",
+    "import_transformers",
+    "load_options",
+    "load_tokenizer",
+    "token_byte_table",
+    "torch_threads",
+]

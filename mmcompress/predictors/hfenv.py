@@ -37,6 +37,10 @@ from ..errors import InputError, ModelMissing, UnsupportedFormat
 
 #: The prefix that names a Hugging Face model folder on the command line and in the API.
 MODEL_PREFIX = "hf:"
+#: The prefix of the portable option: a GPT-2 run in integers (:mod:`.intgpt2`).
+INT_MODEL_PREFIX = "hf-int:"
+#: Codec ids of the two LLM paths, by prefix.
+MODEL_KINDS = {MODEL_PREFIX: "hf", INT_MODEL_PREFIX: "hf-int"}
 #: Files whose bytes decide the model's numbers (hashed into ``model_sha256``).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 MODEL_CONFIG_FILES = ("config.json",)
@@ -55,13 +59,16 @@ DEVICES = ("cpu", "cuda")
 
 
 def model_folder(spec: str | os.PathLike[str]) -> Path:
-    """The local folder named by ``spec`` ("hf:PATH" or PATH); InputError unless it is one.
+    """The local folder named by ``spec`` ("hf:PATH", "hf-int:PATH" or PATH); InputError unless
+    it is one.
 
     Nothing is ever downloaded: a hub name such as "gpt2" that is not a folder here is an error.
     """
     text = os.fspath(spec)
-    if text.startswith(MODEL_PREFIX):
-        text = text[len(MODEL_PREFIX) :]
+    for prefix in MODEL_KINDS:
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
     folder = Path(text).expanduser()
     if not folder.is_dir():
         raise InputError(
@@ -74,17 +81,37 @@ def model_folder(spec: str | os.PathLike[str]) -> Path:
 
 
 def model_spec(model: str | dict[str, Any], **options: Any) -> dict[str, Any]:
-    """The codec spec of ``model`` ("hf:PATH" or a spec dict) with ``options`` (device, dtype,
-    threads, window, overlap, segment_count...; None values are left out)."""
+    """The codec spec of ``model`` with ``options`` (device, dtype, threads, window, overlap,
+    segment_count...; None values are left out).
+
+    ``model``: "hf:PATH" (float, environment-checked, :mod:`.hf`), "hf-int:PATH" (a GPT-2 run in
+    integers: portable, :mod:`.intgpt2`), or a spec dict with id "hf" or "hf-int". The integer
+    path runs on the CPU in no float type: device "cpu" is accepted (and dropped), a dtype or
+    device "cuda" is an InputError.
+    """
     if isinstance(model, dict):
         spec = dict(model)
-        if spec.get("id") != "hf":
-            raise InputError(f"model spec {model!r}: only Hugging Face models (id 'hf') are known")
+        if spec.get("id") not in MODEL_KINDS.values():
+            raise InputError(
+                f"model spec {model!r}: only Hugging Face models (id 'hf' or 'hf-int') are known"
+            )
     else:
-        if not model.startswith(MODEL_PREFIX):
-            raise InputError(f"--model {model}: expected {MODEL_PREFIX}PATH (a local model folder)")
-        spec = {"id": "hf", "path": model[len(MODEL_PREFIX) :]}
-    spec.update({key: value for key, value in options.items() if value is not None})
+        prefix = next((p for p in MODEL_KINDS if model.startswith(p)), None)
+        if prefix is None:
+            raise InputError(
+                f"--model {model}: expected {MODEL_PREFIX}PATH (a local model folder) or "
+                f"{INT_MODEL_PREFIX}PATH (a local GPT-2, run in integers: portable)"
+            )
+        spec = {"id": MODEL_KINDS[prefix], "path": model[len(prefix) :]}
+    options = {key: value for key, value in options.items() if value is not None}
+    if spec["id"] == "hf-int":
+        if options.pop("device", "cpu") != "cpu":
+            raise InputError(f"{INT_MODEL_PREFIX}PATH runs on the CPU (its tables are exact)")
+        if "dtype" in options:
+            raise InputError(
+                f"--dtype does not apply to {INT_MODEL_PREFIX}PATH: it runs in integers"
+            )
+    spec.update(options)
     return spec
 
 
@@ -249,6 +276,8 @@ __all__ = [
     "DTYPES",
     "DEVICES",
     "MODEL_PREFIX",
+    "INT_MODEL_PREFIX",
+    "MODEL_KINDS",
     "DecodeOptions",
     "check_environment",
     "current_decode_options",

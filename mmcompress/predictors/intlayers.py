@@ -424,3 +424,157 @@ class IntLinear:
 
     def to_int64(self, x: torch.Tensor) -> torch.Tensor:
         return fused_requantize(self.accumulate(x), self.multiplier, self.shift)
+
+
+# ------------------------------------------------------------------------------------------------
+# For models with biases and LayerNorm (the integer GPT-2 of :mod:`.intgpt2`)
+# ------------------------------------------------------------------------------------------------
+
+#: Fractional bits of the LayerNorm gain and bias constants.
+LAYER_NORM_FRAC_BITS = 16
+#: Inner dimension of one exact float32 GEMM piece (int8 × int8 sums of K <= 1040 stay < 2^24).
+EXACT_GEMM_K = 1024
+
+
+def exact_matmul(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    """``x @ weight_t`` for int8-valued float32 operands, exact for any K.
+
+    K <= :data:`EXACT_GEMM_K`: one float32 GEMM (exact, see the module docstring), float32 out.
+    Larger K: pieces of EXACT_GEMM_K summed in int64 (int64 out).
+    """
+    inner = weight_t.shape[0]
+    if inner <= EXACT_GEMM_K:
+        return x @ weight_t
+    total = torch.zeros((*x.shape[:-1], weight_t.shape[1]), dtype=torch.int64, device=x.device)
+    for lo in range(0, inner, EXACT_GEMM_K):
+        total += (x[..., lo : lo + EXACT_GEMM_K] @ weight_t[lo : lo + EXACT_GEMM_K]).to(torch.int64)
+    return total
+
+
+def isqrt_wide(n: torch.Tensor) -> torch.Tensor:
+    """floor(sqrt(n)) for int64 0 <= n < 2^62, exactly: float64's estimate (then the root is
+    below 2^31 and off by at most one), corrected one step each way in integers."""
+    root = torch.sqrt(n.to(torch.float64)).floor().to(torch.int64)
+    root = root - (root * root > n).to(torch.int64)
+    root = root + ((root + 1) * (root + 1) <= n).to(torch.int64)
+    return root
+
+
+def layer_norm_int8(
+    x: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor, eps_term: int
+) -> torch.Tensor:
+    """Integer LayerNorm to int8 (float32 GEMM operand), the reference for the fused kernel.
+
+    With ``m = round(mean(x))`` (half up) and ``c = x - m``, ``root = isqrt(Σc² + eps_term)``:
+    ``out = clamp(round((c·gain + bias·root) / (root · 2^16)))``, i.e. ``γ·(x-μ)/σ + β`` on the
+    output grid, where ``gain = γ·sqrt(d)/out_scale·2^16``, ``bias = β/out_scale·2^16`` and
+    ``eps_term = d·eps/unit²`` (unit: the grid of x). Needs ``Σc² < 2^62``, ``|c·gain| < 2^61``.
+    """
+    width = x.shape[-1]
+    mean = torch.div(2 * x.sum(dim=-1, keepdim=True) + width, 2 * width, rounding_mode="floor")
+    centred = x - mean
+    root = isqrt_wide((centred * centred).sum(dim=-1, keepdim=True) + eps_term).clamp(min=1)
+    numerator = centred * gain + bias * root
+    return to_int8(round_div(numerator, root << LAYER_NORM_FRAC_BITS))
+
+
+@numba.njit(cache=True)
+def _layer_norm_kernel(x, gain, bias, eps_term, out):  # type: ignore[no-untyped-def]
+    rows, cols = x.shape
+    centred = np.empty(cols, dtype=np.int64)
+    for r in range(rows):
+        total = np.int64(0)
+        for c in range(cols):
+            total += x[r, c]
+        mean = (2 * total + cols) // (2 * cols)
+        sum_squares = np.int64(eps_term)
+        for c in range(cols):
+            centred[c] = x[r, c] - mean
+            sum_squares += centred[c] * centred[c]
+        root = max(np.int64(1), _isqrt_scalar(sum_squares))
+        denominator = root << LAYER_NORM_FRAC_BITS
+        for c in range(cols):
+            numerator = centred[c] * gain[c] + bias[c] * root
+            value = (2 * numerator + denominator) // (2 * denominator)
+            out[r, c] = min(INT8_MAX, max(-INT8_MAX, value))
+
+
+def fused_layer_norm_int8(
+    x: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor, eps_term: int
+) -> torch.Tensor:
+    """:func:`layer_norm_int8` in one pass (CPU); the reference elsewhere."""
+    if not x.is_cpu:
+        return layer_norm_int8(x, gain, bias, eps_term)
+    out = np.empty((x.numel() // x.shape[-1], x.shape[-1]), dtype=np.float32)
+    _layer_norm_kernel(_as_2d(x), gain.numpy(), bias.numpy(), eps_term, out)
+    return torch.from_numpy(out).reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def _requantize_bias_kernel(acc, bias, multiplier, shift, mode, table, limit, out):  # type: ignore[no-untyped-def]
+    # mode 0: int8 out; 1: int8 through table; 2: out += value, saturated at ±limit; 3: int64 out
+    rows, cols = acc.shape
+    half = np.int64(1) << (shift - 1)
+    for r in range(rows):
+        for c in range(cols):
+            value = ((np.int64(acc[r, c]) + bias[c]) * multiplier[c] + half) >> shift
+            if mode == 0:
+                out[r, c] = min(INT8_MAX, max(-INT8_MAX, value))
+            elif mode == 1:
+                out[r, c] = table[min(INT8_MAX, max(-INT8_MAX, value)) + 128]
+            elif mode == 2:
+                out[r, c] = min(limit, max(-limit, out[r, c] + value))
+            else:
+                out[r, c] = value
+
+
+@dataclass(frozen=True)
+class IntBiasLinear:
+    """An int8 linear layer with a bias: ``round((x @ W + bias) · multiplier / 2^shift)``.
+
+    ``bias`` is int64 on the accumulator's grid (input scale × the channel's weight scale); the
+    sum is formed in int64, so it need not fit the float32 GEMM's 2^24. Any K (pieces of 1024).
+    """
+
+    weight_t: torch.Tensor  # (K, N), int8 values as float32
+    bias: torch.Tensor  # (N,) int64
+    multiplier: torch.Tensor  # (N,) int64
+    shift: int
+
+    def _run(
+        self, x: torch.Tensor, mode: int, table: torch.Tensor | None, out: torch.Tensor, limit: int
+    ) -> torch.Tensor:
+        acc = exact_matmul(x, self.weight_t)
+        if not acc.is_cpu:
+            value = requantize(acc.to(torch.int64) + self.bias, self.multiplier, self.shift)
+            if mode == 0:
+                return to_int8(value)
+            if mode == 1:
+                assert table is not None
+                return lookup_int8(to_int8(value), table)
+            if mode == 2:
+                return (out + value).clamp(-limit, limit)
+            return value
+        lookup = (table if table is not None else torch.zeros(256)).to(torch.float32).numpy()
+        _requantize_bias_kernel(
+            _as_2d(acc), self.bias.numpy(), self.multiplier.numpy(), self.shift, mode, lookup,
+            limit, out.view(-1, out.shape[-1]).numpy(),
+        )  # fmt: skip
+        return out
+
+    def _empty(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.empty((*x.shape[:-1], self.weight_t.shape[1]), dtype=dtype, device=x.device)
+
+    def to_int8(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, 0, None, self._empty(x, torch.float32), 0)
+
+    def to_table(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Requantise to int8, then map through a 256-entry table (e.g. GELU)."""
+        return self._run(x, 1, table, self._empty(x, torch.float32), 0)
+
+    def add_to(self, residual: torch.Tensor, x: torch.Tensor, limit: int) -> torch.Tensor:
+        """``residual + output`` saturated at ±limit (in place on the CPU)."""
+        return self._run(x, 2, None, residual.contiguous(), limit)
+
+    def to_int64(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, 3, None, self._empty(x, torch.int64), 0)
