@@ -913,7 +913,8 @@ def compress(
 ) -> bytes:
     """Compress ``data`` into a single-file archive (bytes); ``name`` helps detection;
     ``pixels``: an image keeps its pixels and metadata, not its bytes; ``frames``: a coded video
-    keeps its decoded frames (FFV1 Matroska on unpack); ``model``: a local LLM ("hf:PATH")
+    keeps its decoded frames (FFV1 Matroska on unpack); ``model``: a local LLM ("hf:PATH", or
+    "hf-int:PATH" for a GPT-2 run in integers)
     codes it (docs/LLM.md)."""
     return _compressor(level, pixels, model, frames=frames).compress(
         bytes(data), name=name, modality=modality
@@ -943,8 +944,8 @@ def pack_file(
     """Pack a file or folder (see :meth:`Compressor.pack_file`); ``pixels``: images keep their
     pixels and metadata, not their bytes (PNG on unpack); ``frames``: coded videos keep their
     decoded frames (FFV1 Matroska on unpack); ``raw_video``: ((width, height), pixel format)
-    of a raw YUV file; ``model``: a local LLM ("hf:PATH"); ``solid``: small files of a folder
-    share streams (False: each file alone)."""
+    of a raw YUV file; ``model``: a local LLM ("hf:PATH", or "hf-int:PATH" for a GPT-2 run in
+    integers); ``solid``: small files of a folder share streams (False: each file alone)."""
     return _compressor(level, pixels, model, solid, frames).pack_file(
         src,
         dst,

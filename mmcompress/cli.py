@@ -733,9 +733,9 @@ def _add_llm_options(parser: argparse.ArgumentParser, packing: bool) -> None:
     group = parser.add_argument_group("local LLM (docs/LLM.md)")
     group.add_argument(
         "--model",
-        metavar="hf:PATH",
+        metavar="hf:PATH|hf-int:PATH",
         help="code text with the Hugging Face causal LM saved in folder PATH (nothing is "
-        "downloaded)"
+        "downloaded); hf-int:PATH runs a GPT-2 model in integers (archives open anywhere)"
         if packing
         else "where the archive's Hugging Face model folder is now (its hashes must match)",
     )

@@ -19,7 +19,8 @@ def compress(
     """Compress text (``str`` is encoded as UTF-8; decompress returns bytes).
 
     ``model="hf:/path/to/folder"`` codes it with a local Hugging Face causal LM instead of the
-    level's predictor (docs/LLM.md: unpacking then needs the same model and environment).
+    level's predictor (docs/LLM.md: unpacking then needs the same model and environment);
+    ``model="hf-int:/path/to/folder"`` runs a GPT-2 model in integers (archives open anywhere).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     return _compress(raw, level=level, modality=Modality.TEXT, model=model)

@@ -48,7 +48,8 @@ def mmcompress_label(result: BenchResult) -> str:
     meta = result.meta
     label = "mmcompress" if meta.level is None else f"mmcompress -{meta.level}"
     if meta.model is not None:
-        label += f" hf:{Path(meta.model.removeprefix('hf:')).name}"
+        scheme, _, folder = meta.model.rpartition(":")
+        label += f" {scheme or 'hf'}:{Path(folder).name}"
     return label
 
 
