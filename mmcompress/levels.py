@@ -38,8 +38,9 @@ def _cm(**parameters: Any) -> dict[str, Any]:
 #: megapixel), the default one (pixel-m, ~3 % smaller output, ~8 s per megapixel) from -5 on.
 _PIXEL_FAST = {"id": "pixel", "name": "pixel-s"}
 _PIXEL = {"id": "pixel", "name": "pixel-m"}
-#: The frames codec (predictors/frames.py) of video: every level with a pixel codec has it.
-_FRAMES = {"id": "frames"}
+#: The frames codec (predictors/frames.py) of video with the pixel model fine-tuned on frame
+#: pairs (pixel-v): every level with a pixel codec has it.
+_FRAMES = {"id": "frames", "name": "pixel-v"}
 #: The shipped byte transformer (models/bytefmr-s-*), as the mixer of -9 names it.
 _BYTEFMR_S = {
     "id": "bytefmr",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,6 +59,7 @@ from .motion import (
 from .pixel import (
     PRECISION_BITS,
     WalkOptions,
+    cost_maps,
     find_model_file,
     walk_planes,
 )
@@ -70,7 +72,7 @@ MAX_BLOCK_SAMPLES = 1 << 28
 
 Frame = list[np.ndarray]
 #: Pixel model the codec runs unless told otherwise (a video fine-tune replaces it).
-DEFAULT_FRAMES_MODEL = "pixel-m"
+DEFAULT_FRAMES_MODEL = "pixel-v"
 
 
 def _dtype(bits: int) -> np.dtype:
@@ -222,6 +224,43 @@ def _known_mask(exact: np.ndarray, shape: tuple[int, int], sub: tuple[int, int])
     return exact[rows[:, None], cols[None, :]]
 
 
+@dataclass
+class FrameCosts:
+    """What one frame of a block cost, as :meth:`FramesCodec.encode_with_costs` codes it.
+
+    ``planes[p]``: −log2 p of every sample of plane p (its own shape; above 8 bits its top and
+    low planes together) under the table it was coded with. Samples not coded cost 0: a STATIC
+    frame's, the pixels of exact-copy blocks (their flag is in ``side_bits``), planes with one
+    value. ``side_bits``: the frame's mode, motion vectors and exact-copy flags.
+    """
+
+    mode: int
+    planes: list[np.ndarray]
+    side_bits: float = 0.0
+
+    @property
+    def total_bits(self) -> float:
+        return self.side_bits + float(sum(float(plane.sum()) for plane in self.planes))
+
+
+@dataclass
+class FramesBlockCosts:
+    """A frame block's payload (the bytes :meth:`FramesCodec.encode_block` gives), the range
+    coder's share of it (what Σ costs / 8 approaches) and each frame's costs."""
+
+    payload: bytes
+    coder_bytes: int
+    frames: list[FrameCosts]
+
+
+def _side_cost(table: np.ndarray, symbols: np.ndarray) -> float:
+    """Σ −log2 p of ``symbols`` under one integer table, or one table per symbol (2-D)."""
+    tables = np.asarray(table, dtype=np.float64)
+    symbols = np.asarray(symbols, dtype=np.int64).reshape(-1)
+    picked = tables[symbols] if tables.ndim == 1 else tables[np.arange(symbols.size), symbols]
+    return float(np.sum(PRECISION_BITS - np.log2(picked)))
+
+
 def _prefers_intra(current: np.ndarray, previous: np.ndarray, vectors: np.ndarray) -> bool:
     """Encoder's choice: code a frame alone when its luma is closer to its left neighbours than to
     the motion-compensated previous frame (a scene cut). Integer means, compared cross-multiplied.
@@ -299,20 +338,37 @@ class FramesCodec(BlockCodec):
     # -- shared walk helpers ----------------------------------------------------------------------
 
     def _code_intra(self, stack: np.ndarray, bits: int, states: dict[Any, Any],
-                    coder: Encoder | Decoder) -> None:  # fmt: skip
+                    coder: Encoder | Decoder,
+                    costs: dict[int, np.ndarray] | None = None) -> None:  # fmt: skip
         order, maxima = _plane_split(bits)
-        walk_planes(stack, maxima, order, self.model, coder, WalkOptions(states=states))
+        options = WalkOptions(states=states, costs=costs)
+        walk_planes(stack, maxima, order, self.model, coder, options)
 
     def _code_inter(self, stack: np.ndarray, reference: np.ndarray, known: np.ndarray, bits: int,
-                    states: dict[Any, Any], coder: Encoder | Decoder) -> None:  # fmt: skip
+                    states: dict[Any, Any], coder: Encoder | Decoder,
+                    costs: dict[int, np.ndarray] | None = None) -> None:  # fmt: skip
         order, maxima = _plane_split(bits)
         references = {plane: reference[plane] for plane in order}
-        options = WalkOptions(references, {plane: known for plane in order}, states)
+        options = WalkOptions(references, {plane: known for plane in order}, states, costs)
         walk_planes(stack, maxima, order, self.model, coder, options)
 
     # -- encoder ----------------------------------------------------------------------------------
 
     def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
+        return self._encode(raw, None)[0]
+
+    def encode_with_costs(self, raw: bytes) -> FramesBlockCosts:
+        """:meth:`encode_block`'s payload (the same bytes) and the costs of every frame."""
+        record: list[FrameCosts] = []
+        payload, coder_bytes = self._encode(raw, record)
+        return FramesBlockCosts(payload, coder_bytes, record)
+
+    def costs(self, raw: bytes) -> list[FrameCosts]:
+        """Per frame of a raw frame block: per-plane cost maps in bits (and side-info bits)."""
+        return self.encode_with_costs(raw).frames
+
+    def _encode(self, raw: bytes, record: list[FrameCosts] | None) -> tuple[bytes, int]:
+        """(payload, range-coder bytes); ``record`` given: each frame's costs are appended."""
         frames, bits = block_to_frames(raw)
         header_length = parse_frame_header(raw)[3]
         shapes = [plane.shape for plane in frames[0]]
@@ -323,46 +379,73 @@ class FramesCodec(BlockCodec):
         side = _SideInfoModel()
         for index, frame in enumerate(frames):
             previous = frames[index - 1]
+            costs = None if record is None else FrameCosts(INTRA, [])
+            if record is not None and costs is not None:
+                record.append(costs)
             if index and all(np.array_equal(a, b) for a, b in zip(previous, frame, strict=True)):
-                encoder.encode_shared(np.array([STATIC], dtype=np.int32), side.mode_table())
-                side.update(STATIC, None, None)
+                self._code_mode(STATIC, side, encoder, costs)
+                if costs is not None:
+                    costs.planes = [np.zeros(plane.shape) for plane in frame]
                 continue
             vectors = estimate_motion(frame[0], previous[0]) if index else None
             if vectors is None or _prefers_intra(frame[0], previous[0], vectors):
                 if index:
-                    encoder.encode_shared(np.array([INTRA], dtype=np.int32), side.mode_table())
-                    side.update(INTRA, None, None)
+                    self._code_mode(INTRA, side, encoder, costs)
                 for plane_index, plane in enumerate(frame):
                     stack = _byte_planes(plane, bits)
+                    maps = None if costs is None else cost_maps(stack)
                     self._code_intra(stack, bits, states.setdefault((plane_index, False), {}),
-                                     encoder)  # fmt: skip
+                                     encoder, maps)  # fmt: skip
+                    if costs is not None and maps is not None:
+                        costs.planes.append(sum(maps.values(), np.zeros(plane.shape)))
                 continue
-            encoder.encode_shared(np.array([INTER], dtype=np.int32), side.mode_table())
+            self._code_mode(INTER, side, encoder, costs)
             references = [
                 compensate(p, vectors, sub) for p, sub in zip(previous, subs, strict=True)
             ]
             exact = np.ones(blocks, dtype=bool)
             for plane, reference, sub in zip(frame, references, subs, strict=True):
                 exact &= ~block_mismatch(plane, reference, blocks, sub)
-            self._code_side(side, _vector_deltas(vectors), exact, encoder)
+            self._code_side(side, _vector_deltas(vectors), exact, encoder, costs)
             for plane_index, (plane, reference, sub) in enumerate(
                 zip(frame, references, subs, strict=True)
             ):
                 known = _known_mask(exact, plane.shape, sub)
                 stack = _byte_planes(plane, bits)
+                maps = None if costs is None else cost_maps(stack)
                 self._code_inter(stack, _byte_planes(reference, bits), known, bits,
-                                 states.setdefault((plane_index, True), {}), encoder)  # fmt: skip
-        return bytes(raw[:header_length]) + bytes([PAYLOAD_VERSION, BLOCK]) + encoder.finish()
+                                 states.setdefault((plane_index, True), {}), encoder,
+                                 maps)  # fmt: skip
+                if costs is not None and maps is not None:
+                    costs.planes.append(sum(maps.values(), np.zeros(plane.shape)))
+        words = encoder.finish()
+        return bytes(raw[:header_length]) + bytes([PAYLOAD_VERSION, BLOCK]) + words, len(words)
+
+    def _code_mode(self, mode: int, side: _SideInfoModel, encoder: Encoder,
+                   costs: FrameCosts | None) -> None:  # fmt: skip
+        """Code a later frame's mode (an INTER frame's side info follows in :meth:`_code_side`)."""
+        table = side.mode_table()
+        encoder.encode_shared(np.array([mode], dtype=np.int32), table)
+        if costs is not None:
+            costs.mode = mode
+            costs.side_bits += _side_cost(table, np.array([mode]))
+        if mode != INTER:
+            side.update(mode, None, None)
 
     def _code_side(self, side: _SideInfoModel, deltas: np.ndarray, exact: np.ndarray,
-                   encoder: Encoder) -> None:  # fmt: skip
+                   encoder: Encoder, costs: FrameCosts | None = None) -> None:  # fmt: skip
         for axis in (0, 1):
             table = scores_to_freq_table(side.delta_counts[axis], PRECISION_BITS)
             symbols = (deltas[..., axis].reshape(-1) + side.offset).astype(np.int32)
             encoder.encode_shared(symbols, table)
+            if costs is not None:
+                costs.side_bits += _side_cost(table, symbols)
         tables = scores_to_freq_table(side.exact_counts, PRECISION_BITS)
         contexts = side.exact_contexts(exact.shape)  # type: ignore[arg-type]
-        encoder.encode(exact.reshape(-1).astype(np.int32), tables[contexts])
+        flags = exact.reshape(-1).astype(np.int32)
+        encoder.encode(flags, tables[contexts])
+        if costs is not None:
+            costs.side_bits += _side_cost(tables[contexts], flags)
         side.update(INTER, deltas, exact)
 
     # -- decoder ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="mmcompress train --modality image")
+def build_parser(prog: str = "mmcompress train --modality image") -> argparse.ArgumentParser:
+    """The pixel trainer's options (:mod:`.frames` adds its own for ``--modality video``)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("corpus", nargs="+", type=Path, help="folders of training images")
-    parser.add_argument("--modality", default="image", choices=["image"])
+    parser.add_argument("--modality", default="image", choices=["image", "video"])
     parser.add_argument("--out", required=True, help="model name (models/NAME-<sha8>.safetensors)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--features", type=int, default=pm.FEATURES, help="feature layout size")
@@ -58,7 +60,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--no-export", action="store_true", help="stop after the float validation")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def load_images(folders: list[Path]) -> list[tuple[str, np.ndarray]]:
@@ -200,28 +206,13 @@ def codec_bits_per_subpixel(int_model_path: Path, images: list[tuple[str, np.nda
     return total_bits / max(1, subpixels)
 
 
-def main(argv: list[str]) -> int:
+def train_float_model(model: Any, train: dict[str, np.ndarray], args: argparse.Namespace) -> int:
+    """Adam on the code length, cosine lr over ``args.minutes``, QAT in the last QAT_FRACTION.
+
+    Returns the number of steps; the model is left in eval mode with quantisation on.
+    """
     import torch
 
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    try:
-        folders = training_folders(args.corpus)
-    except ValueError as exc:
-        log(f"error: {exc}")
-        return 2
-    t0 = time.time()
-    images = load_images(folders)
-    val_images = images[::VALIDATION_EVERY]
-    train_images = [im for i, im in enumerate(images) if i % VALIDATION_EVERY]
-    train = collect(train_images, args.sample_fraction, args.seed)
-    val = collect(val_images, args.sample_fraction, args.seed + 1)
-    log(f"data: {len(train_images)} train images, {train['base'].size} samples; "
-        f"{len(val_images)} validation images, {val['base'].size} samples ({time.time() - t0:.0f} s)")  # fmt: skip
-
-    config = pm.PixelModelConfig(features=args.features, hidden=args.hidden)
-    model = pm.build_float_model(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     features = torch.from_numpy(train["features"])
     base = torch.from_numpy(train["base"])
@@ -253,30 +244,45 @@ def main(argv: list[str]) -> int:
             window = []
     model.eval()
     model.set_quantize(True)
-    val_float = float_bits(model, val)
-    log(f"validation float (fake-quant) bits/subpixel {val_float:.4f}")
-    if args.no_export:
-        return 0
+    return step
 
+
+def integer_model(
+    model: Any, config: pm.PixelModelConfig, train: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], pm.IntPixelModel]:
+    """Quantise the float model and learn its rank priors on ``train``: (tensors, model)."""
     tensors = pm.quantize(model)
     tensors["rank_priors"] = np.zeros((pm.SCALE_BINS, 256), dtype=np.int64)
     int_model = pm.IntPixelModel(config, tensors)
     tensors["rank_priors"] = rank_priors(rank_histograms(int_model, train))
-    int_model = pm.IntPixelModel(config, tensors)
-    val_int = ideal_bits(int_model, val)
-    log(f"validation integer (static priors) bits/subpixel {val_int:.4f}")
+    return tensors, pm.IntPixelModel(config, tensors)
 
+
+def export_model(
+    tensors: dict[str, np.ndarray],
+    config: pm.PixelModelConfig,
+    args: argparse.Namespace,
+    argv: list[str],
+    steps: int,
+    train_seconds: int,
+    figures: dict[str, Any],
+    codec_bits: Callable[[Path], dict[str, Any]] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    """Write ``NAME-<sha8>.safetensors`` and its manifest entry (``figures`` and what
+    ``codec_bits(path)`` measures on the written file are added to it); returns the entry."""
     from ..models import models_dir
 
     folder = args.models_dir or models_dir()
-    info: dict[str, Any] = {"training_data": [str(f) for f in args.corpus], "steps": step,
-                            "train_seconds": round(time.time() - start)}  # fmt: skip
+    info: dict[str, Any] = {"training_data": [str(f) for f in args.corpus], "steps": steps,
+                            "train_seconds": train_seconds}  # fmt: skip
     tmp_path = folder / f"{args.out}-tmp.safetensors"
     sha256 = pm.save_int_model(tmp_path, tensors, config, info)
     path = folder / f"{args.out}-{sha256[:8]}.safetensors"
     tmp_path.replace(path)
-    val_codec = codec_bits_per_subpixel(path, val_images)
-    log(f"validation codec bits/subpixel {val_codec:.4f} (= {3 * val_codec:.3f} bpp on RGB)")
+    figures = dict(figures)
+    if codec_bits is not None:
+        figures.update(codec_bits(path))
     parameters = sum(int(v.size) for k, v in tensors.items() if k.endswith("weight"))
     record = {
         "kind": "pixel",
@@ -295,16 +301,13 @@ def main(argv: list[str]) -> int:
             "bias_correction": True,
         },  # fmt: skip
         "description": f"pixel MLP {config.features}-{config.hidden}-{config.hidden}-2, int8 "
-        "integer-exact, adaptive rank tables; see models/README.md",
+        "integer-exact, adaptive rank tables" + description + "; see models/README.md",
         "command": "mmcompress train " + " ".join(argv),
         "training_data": [str(f) for f in args.corpus],
-        "steps": step,
+        "steps": steps,
         "batch_size": args.batch_size,
-        "train_seconds": info["train_seconds"],
-        "val_bits_per_subpixel_float": round(val_float, 4),
-        "val_bits_per_subpixel_int_static": round(val_int, 4),
-        "val_bits_per_subpixel_codec": round(val_codec, 4),
-        "val_images": [name for name, _ in val_images],
+        "train_seconds": train_seconds,
+        **figures,
     }
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"models": []}
@@ -312,4 +315,56 @@ def main(argv: list[str]) -> int:
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"exported {path} (sha256 {sha256}); manifest updated")
     log(json.dumps(record, sort_keys=True))
+    return record
+
+
+def main(argv: list[str]) -> int:
+    import torch
+
+    if build_parser().parse_known_args(argv)[0].modality == "video":
+        from .frames import main as train_frames  # frame pairs: mmcompress/train/frames.py
+
+        return train_frames(argv)
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    try:
+        folders = training_folders(args.corpus)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
+    t0 = time.time()
+    images = load_images(folders)
+    val_images = images[::VALIDATION_EVERY]
+    train_images = [im for i, im in enumerate(images) if i % VALIDATION_EVERY]
+    train = collect(train_images, args.sample_fraction, args.seed)
+    val = collect(val_images, args.sample_fraction, args.seed + 1)
+    log(f"data: {len(train_images)} train images, {train['base'].size} samples; "
+        f"{len(val_images)} validation images, {val['base'].size} samples ({time.time() - t0:.0f} s)")  # fmt: skip
+
+    config = pm.PixelModelConfig(features=args.features, hidden=args.hidden)
+    model = pm.build_float_model(config)
+    start = time.time()
+    step = train_float_model(model, train, args)
+    train_seconds = round(time.time() - start)
+    val_float = float_bits(model, val)
+    log(f"validation float (fake-quant) bits/subpixel {val_float:.4f}")
+    if args.no_export:
+        return 0
+
+    tensors, int_model = integer_model(model, config, train)
+    val_int = ideal_bits(int_model, val)
+    log(f"validation integer (static priors) bits/subpixel {val_int:.4f}")
+
+    def codec_figures(path: Path) -> dict[str, Any]:
+        val_codec = codec_bits_per_subpixel(path, val_images)
+        log(f"validation codec bits/subpixel {val_codec:.4f} (= {3 * val_codec:.3f} bpp on RGB)")
+        return {"val_bits_per_subpixel_codec": round(val_codec, 4)}
+
+    figures = {
+        "val_bits_per_subpixel_float": round(val_float, 4),
+        "val_bits_per_subpixel_int_static": round(val_int, 4),
+        "val_images": [name for name, _ in val_images],
+    }
+    export_model(tensors, config, args, argv, step, train_seconds, figures, codec_figures)
     return 0

@@ -136,12 +136,14 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    pixel_modalities = ("image", "video")
     if (
-        any(a == "--modality=image" for a in arguments)
+        any(a in (f"--modality={m}" for m in pixel_modalities) for a in arguments)
         or "--modality" in arguments
-        and (arguments[arguments.index("--modality") + 1 :][:1] == ["image"])
+        and (arguments[arguments.index("--modality") + 1 :][:1] in (["image"], ["video"]))
     ):
-        from .pixels import main as train_pixels  # the pixel model: mmcompress/train/pixels.py
+        # The pixel models (image, and video: fine-tuned on frame pairs): train/pixels.py.
+        from .pixels import main as train_pixels
 
         return train_pixels(arguments)
     args = parse_args(argv)
