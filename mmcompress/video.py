@@ -1,69 +1,90 @@
-"""Video: the public API of the video modality.
+"""Video: the public API of the video modality (``mmcompress.video``).
 
-    blob = mmcompress.video.compress(open("clip.y4m", "rb").read())   # byte-exact
-    blob = mmcompress.video.compress_frames(frames, bits=10)          # planes in, planes out
-    frames = mmcompress.video.decompress_frames(blob)
+    blob = mmcompress.video.compress("clip.y4m")                 # a file: byte-exact
+    blob = mmcompress.video.compress(frames, bits=10)            # frames in (lists of planes) ...
+    for frame in mmcompress.video.decompress(blob): ...          # ... and out
+    mmcompress.video.decompress_to_file(blob, "clip.y4m")
 
-Raw video (Y4M) is coded frame by frame with the frames codec (each plane predicted from its
-decoded neighbourhood and the motion-compensated previous frame) and comes back byte for byte.
-Coded video (FFV1, lossless x264... in MKV/AVI/MP4) keeps its bytes unless ``frames=True``: then
-its decoded frames are coded and :func:`decompress` gives an FFV1 Matroska file with the same
-frames. A frame is a list of 2-D planes (Y, Cb, Cr at 4:2:0, 4:2:2 or 4:4:4, or one grey plane),
-uint8, or uint16 for 9- to 16-bit samples; a 2-D array is a grey frame.
+Raw video (Y4M; raw YUV through ``mmcompress pack --size``) is coded frame by frame with the
+frames codec (each plane predicted from its decoded neighbourhood and the motion-compensated
+previous frame) and comes back byte for byte. Coded video (FFV1, lossless x264... in MKV/AVI/MP4)
+keeps its bytes unless ``frames=True``: then its decoded frames are coded, and the file that comes
+back is an FFV1 Matroska file with the same frames. A frame is a list of 2-D planes (Y, Cb, Cr at
+4:2:0, 4:2:2 or 4:4:4, or one grey plane), uint8, or uint16 for 9- to 16-bit samples; a 2-D
+array is a grey frame. Frames handed over are stored as a Y4M file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .api import compress as _compress
-from .api import decompress
+from .api import decompress as decompress_bytes
+from .atomic import atomic_file
 from .detect import Modality, detect_as
 from .errors import InputError
 
+Frame = list[np.ndarray]
+
 
 def compress(
-    data: bytes, *, name: str = "", level: int | None = None, frames: bool = False
-) -> bytes:
-    """Compress a video file's bytes: byte-exact, or its decoded frames under ``frames``."""
-    raw = bytes(data)
-    modality = detect_as(Modality.VIDEO, name, raw[:4096])
-    return _compress(raw, level=level, name=name, modality=modality, frames=frames)
-
-
-def compress_frames(
-    frames: Iterable[Sequence[np.ndarray] | np.ndarray],
+    video: bytes | str | os.PathLike[str] | Iterable[Sequence[np.ndarray] | np.ndarray],
     *,
+    name: str = "",
+    level: int | None = None,
+    frames: bool = False,
     bits: int = 8,
     rate: tuple[int, int] = (25, 1),
-    level: int | None = None,
 ) -> bytes:
-    """Compress frames handed over as planes (see the module docstring); ``bits`` per sample,
-    ``rate`` the frame rate as a fraction. :func:`decompress_frames` gives them back."""
-    from .videoio import y4m
+    """Compress a video: file bytes or a path (byte-exact; a coded video keeps its decoded frames
+    instead under ``frames``), or frames (see the module docstring; ``bits`` per sample, ``rate``
+    the frame rate as a fraction). Returns a single-file archive."""
+    if isinstance(video, (str, os.PathLike)):
+        path = Path(video)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        name = name or path.name
+    elif isinstance(video, (bytes, bytearray, memoryview)):
+        data = bytes(video)
+    else:
+        from .videoio import y4m
 
-    planes = [[frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
-              for frame in frames]  # fmt: skip
-    try:
-        data = y4m.write(planes, bits=bits, rate=rate)
-    except ValueError as exc:
-        raise InputError(f"frames: {exc}") from None
-    return _compress(data, level=level, modality=Modality.VIDEO)
+        planes = [[frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
+                  for frame in video]  # fmt: skip
+        try:
+            data = y4m.write(planes, bits=bits, rate=rate)
+        except ValueError as exc:
+            raise InputError(f"frames: {exc}") from None
+        name = name or "frames.y4m"
+    modality = detect_as(Modality.VIDEO, name, data[:4096])
+    return _compress(data, level=level, name=name, modality=modality, frames=frames)
 
 
-def decompress_frames(blob: bytes) -> list[list[np.ndarray]]:
-    """The frames of an archive of raw or decoded video, as lists of planes."""
+def decompress(blob: bytes) -> Iterator[Frame]:
+    """The frames of an archived video (raw or decoded), one list of planes at a time."""
     from .videoio import avframes, y4m
     from .videoio.base import NotVideo
 
-    data = decompress(blob)
+    data = decompress_bytes(blob)
     try:
         found = y4m.plan(data) if data.startswith(y4m.SIGNATURE) else avframes.plan(data)
     except NotVideo as exc:
         raise InputError(f"the archive does not hold video frames: {exc}") from None
-    return [[np.array(plane) for plane in frame] for frame in found.frames]
+    for frame in found.frames:
+        yield [np.array(plane) for plane in frame]
 
 
-__all__ = ["compress", "compress_frames", "decompress", "decompress_frames"]
+def decompress_to_file(blob: bytes, path: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Write the archived video file to ``path`` (atomically; OutputExists unless ``force``)."""
+    data = decompress_bytes(blob)
+    with atomic_file(Path(path), force) as sink:
+        sink.write(data)
+
+
+__all__ = ["compress", "decompress", "decompress_bytes", "decompress_to_file"]
