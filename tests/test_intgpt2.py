@@ -21,7 +21,7 @@ from hfmodels import PASSAGE, PEP8, build_tiny_gpt2  # noqa: E402
 
 from mmcompress import text  # noqa: E402
 from mmcompress.errors import InputError, ModelMissing, UnsupportedFormat  # noqa: E402
-from mmcompress.predictors import build_predictor, hfenv  # noqa: E402
+from mmcompress.predictors import build_predictor, hfenv, intgpt2  # noqa: E402
 from mmcompress.predictors.hf import HFCodec  # noqa: E402
 from mmcompress.predictors.intgpt2 import IntGPT2Codec  # noqa: E402
 
@@ -165,6 +165,9 @@ def test_unpack_does_not_check_the_environment(
         raise AssertionError("the integer path must not look at the environment")
 
     monkeypatch.setattr(hfenv, "current_environment", elsewhere)
+    # The archive's calibration record is used: unpack runs no float calibration forward.
+    monkeypatch.setattr(intgpt2, "_calibrate", elsewhere)
+    assert dyadic.config()["calibration"]["residual_frac_bits"] > 0
     rebuilt = build_predictor(dyadic.config())
     assert isinstance(rebuilt, IntGPT2Codec) and rebuilt.int_sha256 == dyadic.int_sha256
     assert rebuilt.decode_block(payload, len(raw)) == raw

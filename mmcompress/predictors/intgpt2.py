@@ -28,9 +28,11 @@ thread count, batch shape and device::
   :func:`~mmcompress.intmath.scores_to_freq_table` make tables over the whole vocabulary, every id
   >= 1, total 2^24 (the coder's most); special and unused ids get the floor only.
 
-Conversion uses float arithmetic once (weight scales, calibration); its result is hashed
-(``int_sha256``) and recorded in the archive, and unpack checks that its own conversion gives the
-same integers. Unlike :mod:`.hf`, nothing about torch, the device or threads is recorded or checked.
+Conversion uses float arithmetic once (weight scales, calibration). The calibration's outcome is
+integers (each activation scale's exponent on the 2^(k/steps) grid, the residual stream's
+fractional bits) recorded in the archive, so unpack runs no float forward: its conversion is
+elementwise arithmetic on the same weights. Its result is hashed (``int_sha256``) and recorded
+too, and unpack checks that its own conversion gives the same integers. Unlike :mod:`.hf`, nothing about torch, the device or threads is recorded or checked.
 
 **Coding** is :mod:`.hf`'s (:class:`~.hf.TokenCodec`: same tokenization, byte path, payload,
 segments in lockstep, BOS restarts with ``overlap`` tokens when a segment's context reaches
@@ -155,10 +157,15 @@ class QuantSettings:
 # ------------------------------------------------------------------------------------------------
 
 
+def snap_exponent(absmax: float, steps: int) -> int:
+    """k of the int8 scale for values up to ``absmax``: ``absmax / 127`` rounded up to
+    2^(k/steps)."""
+    return math.ceil(steps * math.log2(max(absmax, 1e-6) / il.INT8_MAX))
+
+
 def snap_scale(absmax: float, steps: int) -> float:
     """The int8 scale for values up to ``absmax``: ``absmax / 127`` rounded up to 2^(k/steps)."""
-    k = math.ceil(steps * math.log2(max(absmax, 1e-6) / il.INT8_MAX))
-    return float(2.0 ** (k / steps))
+    return float(2.0 ** (snap_exponent(absmax, steps) / steps))
 
 
 def check_gpt2(model: Any) -> None:
@@ -251,27 +258,51 @@ def _calibrate(model: Any, text: list[list[int]], sweep: list[list[int]]) -> dic
 
 
 def convert(
-    model: Any, tokenizer: Any, token_bytes: list[bytes | None], bos: int, settings: QuantSettings
-) -> dict[str, np.ndarray]:
-    """The integer tensors of a float ``GPT2LMHeadModel`` (see the module docstring)."""
+    model: Any,
+    tokenizer: Any,
+    token_bytes: list[bytes | None],
+    bos: int,
+    settings: QuantSettings,
+    calibration: dict[str, Any] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The integer tensors of a float ``GPT2LMHeadModel`` (see the module docstring) and its
+    calibration: the activation scales' exponents on the 2^(k/steps) grid and the residual
+    stream's fractional bits, integers that archives record. Given ``calibration`` (from an
+    archive), no float forward runs: the conversion is then elementwise arithmetic only, the
+    same on every machine."""
     check_gpt2(model)
     model = model.to(torch.float64).eval()
     config = model.config
     width, heads = config.n_embd, config.n_head
-    length = min(int(config.n_positions), 256)
-    text, sweep = _calibration_sequences(
-        tokenizer, token_bytes, bos, length, settings.calibration_tokens
-    )
-    stats = _calibrate(model, text, sweep)
     steps = settings.scale_steps_per_octave
-
-    def scale(name: str) -> float:
-        return snap_scale(stats[name], steps)
-
     wte = model.transformer.wte.weight.detach().double().numpy()
     wpe = model.transformer.wpe.weight.detach().double().numpy()
-    peak = max(stats["residual"], float(np.abs(wte).max()) + float(np.abs(wpe).max()))
-    residual_frac_bits = math.floor(settings.residual_bits - math.log2(max(peak, 1e-6)))
+    if calibration is None:
+        length = min(int(config.n_positions), 256)
+        text, sweep = _calibration_sequences(
+            tokenizer, token_bytes, bos, length, settings.calibration_tokens
+        )
+        stats = _calibrate(model, text, sweep)
+        peak = max(stats["residual"], float(np.abs(wte).max()) + float(np.abs(wpe).max()))
+        calibration = {
+            "exponents": {
+                name: snap_exponent(value, steps)
+                for name, value in sorted(stats.items())
+                if name != "residual"
+            },
+            "residual_frac_bits": math.floor(settings.residual_bits - math.log2(max(peak, 1e-6))),
+        }
+    try:
+        exponents = {str(k): int(v) for k, v in calibration["exponents"].items()}
+        residual_frac_bits = int(calibration["residual_frac_bits"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptArchive(f"integer GPT-2 calibration record is malformed: {exc}") from None
+
+    def scale(name: str) -> float:
+        if name not in exponents:
+            raise CorruptArchive(f"integer GPT-2 calibration record lacks {name!r}")
+        return float(2.0 ** (exponents[name] / steps))
+
     unit = 2.0**-residual_frac_bits
     out: dict[str, np.ndarray] = {}
 
@@ -339,7 +370,7 @@ def convert(
     out["head.bias"] = np.zeros(len(head), dtype=np.int64)
     out["att_exp_table"] = il.exp_table(ATT_EXP_LUT_SIZE, settings.att_logit_frac_bits, 15)
     out["logit_exp_table"] = il.exp_table(LOGIT_EXP_LUT_SIZE, settings.logit_frac_bits, 20)
-    return out
+    return out, calibration
 
 
 def tensors_sha256(tensors: dict[str, np.ndarray]) -> str:
@@ -502,9 +533,11 @@ class IntGPT2Codec(TokenCodec):
         min_segment_tokens: int = DEFAULT_MIN_SEGMENT_TOKENS,
         settings: QuantSettings | None = None,
         threads: int | None = None,
+        calibration: dict[str, Any] | None = None,
     ) -> None:
         """``threads``: torch's thread count while coding (a speed knob only, not recorded: the
-        tables do not depend on it); default 1, fastest for these small steps on a busy CPU."""
+        tables do not depend on it); default 1, fastest for these small steps on a busy CPU.
+        ``calibration``: an archive's record of the activation scales (None: calibrate)."""
         if segment_count < 1 or min_segment_tokens < 1:
             raise InputError("segment_count and min_segment_tokens must be >= 1")
         self.folder = hfenv.model_folder(path)
@@ -546,8 +579,13 @@ class IntGPT2Codec(TokenCodec):
         if not 2 <= self.window or not 1 <= self.overlap <= self.window - 2:
             raise InputError("window must be >= 2 and 1 <= overlap <= window - 2")
         with torch.no_grad(), torch_threads(self.threads):
-            tensors = convert(
-                float_model, self.tokenizer, self.token_bytes, self.bos_id, self.settings
+            tensors, self.calibration = convert(
+                float_model,
+                self.tokenizer,
+                self.token_bytes,
+                self.bos_id,
+                self.settings,
+                calibration,
             )
         del float_model
         self.int_sha256 = tensors_sha256(tensors)
@@ -569,6 +607,7 @@ class IntGPT2Codec(TokenCodec):
             "segment_count": self.segment_count,
             "min_segment_tokens": self.min_segment_tokens,
             "quantisation": asdict(self.settings),
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -608,6 +647,7 @@ class IntGPT2Codec(TokenCodec):
         codec = cls(
             folder, window=window, overlap=overlap, segment_count=segments,
             min_segment_tokens=min_tokens, settings=settings,
+            calibration=config.get("calibration"),
         )  # fmt: skip
         if (codec.window, codec.overlap) != (window, overlap):
             raise UnsupportedFormat("archive's window does not fit this model's positions")
