@@ -94,18 +94,56 @@ def measure(packer: Compressor, path: Path, frames_promise: bool) -> Result:
         return Result(archive.stat().st_size, packed, unpacked, taken)
 
 
+def plot(rows: list[Row], path: Path) -> None:
+    """Bars of bits per luma pixel per clip: mmcompress, FFV1, x264 qp0 veryslow, xz -9e."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [("mmcompress", None), ("FFV1", "ffv1"), ("x264 qp0", "x264"), ("xz -9e", "xz")]
+    figure, axes = plt.subplots(figsize=(10, 4), dpi=100)
+    width = 0.8 / len(series)
+    for index, (label, key) in enumerate(series):
+        values = [
+            8 * (row.exact.bytes if key is None else row.baseline.get(key, 0)) / row.pixels
+            for row in rows
+        ]
+        positions = [i + (index - 1.5) * width for i in range(len(rows))]
+        axes.bar(positions, values, width, label=label)
+    axes.set_xticks(range(len(rows)))
+    axes.set_xticklabels(
+        [re.sub(r"_\d+f\.y4m$", "", row.clip) for row in rows], rotation=25, ha="right"
+    )
+    axes.set_ylabel("bits per luma pixel")
+    axes.set_title("bench/video/raw: lossless size per clip (lower is better)")
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--level", type=int, default=5)
     parser.add_argument("--clips", nargs="*", help="raw clip names (default: all)")
     parser.add_argument("--frames", action="store_true", help="also the FFV1 clips, --frames")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "video.json")
+    parser.add_argument("--plot", type=Path, help="also draw bits per pixel per clip (PNG)")
+    parser.add_argument("--from-json", type=Path, help="report an earlier run's JSON, no packing")
     args = parser.parse_args(argv)
     base = baselines()
     clips = sorted((VIDEO / "raw").glob("*.y4m"))
     if args.clips:
         clips = [clip for clip in clips if clip.name in args.clips]
     rows: list[Row] = []
+    if args.from_json is not None:
+        clips = []
+        for saved in json.loads(args.from_json.read_text())["rows"]:
+            decoded_row = saved.pop("decoded")
+            row = Row(**{**saved, "exact": Result(**saved["exact"])})
+            row.decoded = Result(**decoded_row) if decoded_row else None
+            rows.append(row)
     exact = Compressor(args.level)
     decoded = Compressor(args.level, frames=True)
     for clip in clips:
@@ -117,10 +155,13 @@ def main(argv: list[str]) -> int:
             row.decoded = measure(decoded, mkv, True)
         rows.append(row)
         print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"level": args.level, "rows": [asdict(r) for r in rows]}, indent=1)
-    )
+    if args.from_json is None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            json.dumps({"level": args.level, "rows": [asdict(r) for r in rows]}, indent=1)
+        )
+    if args.plot is not None:
+        plot(rows, args.plot)
     print(
         "| clip | frames | mmcompress bytes (bpp) | FFV1 (bpp) | x264 qp0 (bpp) | xz -9e (bpp) "
         "| mmc / FFV1 | mmc / x264 | pack s/MP | unpack s/MP |"
