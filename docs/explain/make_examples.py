@@ -137,12 +137,15 @@ Every byte shaded by its cost under {first} (in the page, hover for each model's
 
 ## Images and video
 
-There is no pixel model yet: an image or a video file is explained on its byte path (the file's
-bytes as the packer codes them, shown as a hex dump shaded by cost), and the report says so. The
-per-pixel heat map (`mmcompress.explain.heat_map_png`: the image, a heat map of the same size and
-a colour bar; its mean is the reported bits per pixel) is ready and tested; the Kodak image and
-video clip examples arrive with the image and video modalities, which plug their per-pixel costs
-in through `mmcompress.explain.PIXEL_EXPLAINERS`.
+An image or video that takes its pixel or frame path is explained on its samples. Each sample
+costs −log₂ p under the integer table the real pixel or frames codec coded it with; the codec
+records this while writing the real archive. The tables give bits per pixel and per sample, next
+to the image tools (PNG as stored, WebP lossless, JPEG XL e7/e9, as `mmcompress bench --images`
+runs them) or, for raw video, the byte tools. The archive is split as cross-entropy + coder +
+codec side info + fallback + container. The page shows a heat map of bits per pixel beside the
+image (`--per-channel` adds one per channel). For video it shows bits per frame per plane, plus
+heat maps of the frames picked with `--frames-shown`. Samples that are not coded (exact-copy
+blocks, static frames) cost 0; a frame's mode, vectors and copy flags are its side bits.
 """
 
 

@@ -9,6 +9,8 @@ The package is laid out by what it produces:
     costs.py    per-byte costs under each model (recorded inside the real encoder) and the exact
                 split of the archive size: cross-entropy + coder + fallback + container
     limits.py   order-0 / order-2 empirical entropy and the classic tools' sizes
+    pixels.py   images and video: per-sample costs from the real pixel / frames codecs, bits
+                per pixel against the image tools, heat maps, bits per frame
     report.py   Report / FileReport dataclasses, their JSON and the terminal table
     charts.py   the limits bar chart and per-pixel heat maps (PNG)
     html.py     the self-contained HTML page: bytes shaded by cost, windowed for large inputs
@@ -18,9 +20,12 @@ Models: by default the level's predictor and every learned predictor installed i
 ``models/manifest.json``; ``models=[...]`` names others (any predictor registered in
 :mod:`mmcompress.predictors`, see :func:`~.costs.parse_model`).
 
-Images and video are explained on their byte path today (the file's bytes, as the packer codes
-them); when a pixel model lands it registers in :data:`PIXEL_EXPLAINERS` and its per-pixel costs
-go into :attr:`FileReport.pixels`, drawn by :func:`~.charts.heat_map_png`.
+Images and video that take their pixel / frame path are explained on their samples
+(:mod:`.pixels`: ``FileReport.media``, and for images ``FileReport.pixels``), under the level's
+pixel model and any pixel model named with ``models=``; ``per_channel`` adds a heat map per
+channel (plane), ``frames_shown`` picks the video frames drawn. Files that take the byte path
+(no pixel codec at the level, a PNG that only ``--pixels`` could code, coded video) are
+explained on their bytes, with a note.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import hashlib
 import os
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
 
@@ -45,9 +50,6 @@ from .report import FileReport, Report
 
 Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
-#: Per-modality pixel explainers: (data, model specs) -> {model name: PixelCosts}. Empty until the
-#: image and video modalities land; the byte path is explained for every input meanwhile.
-PIXEL_EXPLAINERS: dict[Modality, Callable[[bytes, list[ModelSpec]], dict[str, PixelCosts]]] = {}
 
 _DETECT_BYTES = 4096
 
@@ -78,6 +80,8 @@ def explain_one(
     models: Sequence[str | ModelSpec] | None = None,
     name: str = "",
     tools: tuple[str, ...] | None = None,
+    per_channel: bool = False,
+    frames_shown: Sequence[int] | None = None,
 ) -> FileReport:
     """Explain one input: limits, and costs under each model (skipped models say why)."""
     data, name, path = _read(source, name)
@@ -90,6 +94,38 @@ def explain_one(
     specs = [
         spec for index, spec in enumerate(specs) if spec.name not in {s.name for s in specs[:index]}
     ]
+    media_notes: list[str] = []
+    if modality in (Modality.IMAGE, Modality.VIDEO):
+        from .pixels import explain_media, media_specs, plan_media
+
+        planned = plan_media(data, modality, level)
+        chosen, skipped_bytes = media_specs(modality, level, specs, models is None)
+        if isinstance(planned, str):
+            media_notes.append(f"explained on its byte path (the file's bytes): {planned}")
+        elif not chosen:  # only byte models asked for: the file's bytes, as before
+            media_notes.append(
+                "explained on its byte path (the file's bytes) as asked: no pixel model among "
+                "the models (e.g. --model pixel-m explains its pixels)"
+            )
+        else:
+            with progress(total=len(chosen) + 1, desc=f"explain {name}") as bar:
+                media, measured, notes = explain_media(
+                    data, planned[0], planned[1], chosen, level=level, name=name, path=path,
+                    tools=tools, per_channel=per_channel, frames_shown=frames_shown,
+                )  # fmt: skip
+                bar.update(len(chosen) + 1)
+            return FileReport(
+                name=name,
+                data=data,
+                modality=modality.name.lower(),
+                sha256=hashlib.sha256(data).hexdigest(),
+                limits=measured,
+                models=[],
+                skipped=skipped_bytes,
+                notes=notes,
+                pixels={m.name: PixelCosts(m.bits) for m in media.models if media.kind == "image"},
+                media=media,
+            )
     explained: list[ModelCosts] = []
     skipped: dict[str, str] = {}
     with progress(total=len(data) * (len(specs) + 1), desc=f"explain {name}") as bar:
@@ -112,16 +148,7 @@ def explain_one(
         notes.append(
             f"level {recipe(level).level} codes with zstd only and no learned model is installed"
         )
-    pixels: dict[str, PixelCosts] = {}
-    if modality in (Modality.IMAGE, Modality.VIDEO):
-        explainer = PIXEL_EXPLAINERS.get(modality)
-        if explainer is None:
-            notes.append(
-                f"no {modality.name.lower()} model yet: costs are those of the byte path "
-                "(the file's bytes as the packer codes them); pixel heat maps arrive with that modality"
-            )
-        else:
-            pixels = explainer(data, specs)
+    notes += media_notes
     return FileReport(
         name=name,
         data=data,
@@ -131,7 +158,6 @@ def explain_one(
         models=explained,
         skipped=skipped,
         notes=notes,
-        pixels=pixels,
     )
 
 
@@ -142,16 +168,24 @@ def explain(
     models: Sequence[str | ModelSpec] | None = None,
     name: str = "",
     tools: tuple[str, ...] | None = None,
+    per_channel: bool = False,
+    frames_shown: Sequence[int] | None = None,
 ) -> Report:
     """Explain one input (bytes or a path) or a list of them; see the package docstring.
 
     ``models``: names as ``--model`` takes them (None: the defaults); ``tools``: classic tools to
-    measure (None: all available here, ``()``: none).
+    measure (None: all available here, ``()``: none; images: the image tools png, webp, jxl_e7,
+    jxl_e9). ``per_channel``: images and video get a heat map per channel too;
+    ``frames_shown``: the video frames drawn as heat maps (None: 0 and 1).
     """
     sources: list[Source] = (
         list(data_or_path) if isinstance(data_or_path, (list, tuple)) else [data_or_path]  # type: ignore[list-item]
     )
-    files = [explain_one(s, level=level, models=models, name=name, tools=tools) for s in sources]
+    files = [
+        explain_one(s, level=level, models=models, name=name, tools=tools,
+                    per_channel=per_channel, frames_shown=frames_shown)
+        for s in sources
+    ]  # fmt: skip
     return Report(level=recipe(level).level, version=__version__, files=files)
 
 
@@ -167,8 +201,11 @@ class _CallableModule(types.ModuleType):
         models: Sequence[str | ModelSpec] | None = None,
         name: str = "",
         tools: tuple[str, ...] | None = None,
+        per_channel: bool = False,
+        frames_shown: Sequence[int] | None = None,
     ) -> Report:
-        return explain(data_or_path, level=level, models=models, name=name, tools=tools)
+        return explain(data_or_path, level=level, models=models, name=name, tools=tools,
+                       per_channel=per_channel, frames_shown=frames_shown)  # fmt: skip
 
 
 sys.modules[__name__].__class__ = _CallableModule
@@ -182,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
-    "FileReport", "Limits", "ModelCosts", "ModelSpec", "PIXEL_EXPLAINERS", "PixelCosts",
+    "FileReport", "Limits", "ModelCosts", "ModelSpec", "PixelCosts",
     "Report", "default_models", "explain", "explain_one", "heat_map_image", "heat_map_png",
     "limits_chart_png", "main", "measure_limits",
 ]  # fmt: skip

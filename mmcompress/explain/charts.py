@@ -149,8 +149,13 @@ def heat_map_png(
     return buffer.getvalue(), layout
 
 
-def limits_chart_png(title: str, rows: Sequence[tuple[str, float]], size_bytes: int) -> bytes:
-    """Horizontal bars, one per limit / tool / model figure, in bits per byte (lower is better)."""
+def limits_chart_png(
+    title: str, rows: Sequence[tuple[str, float]], size_bytes: int, unit: str = "bits per byte"
+) -> bytes:
+    """Horizontal bars, one per limit / tool / model figure, in bits per byte (lower is better).
+
+    ``size_bytes`` divides each row's bits: pass the pixel count and ``unit="bits per pixel"``
+    for images and video."""
     plt = _pyplot()
     labels = [label for label, _ in rows]
     values = [bits / size_bytes if size_bytes else 0.0 for _, bits in rows]
@@ -160,7 +165,7 @@ def limits_chart_png(title: str, rows: Sequence[tuple[str, float]], size_bytes: 
             colours.append("#2b8a3e")
         elif label.endswith("entropy"):
             colours.append("#9aa5b1")  # empirical entropies
-        elif label.endswith("archive"):
+        elif label.endswith(("archive", "coded")):
             colours.append("#1971c2")
         else:
             colours.append("#e8590c")  # classic tools
@@ -173,7 +178,7 @@ def limits_chart_png(title: str, rows: Sequence[tuple[str, float]], size_bytes: 
     axes.set_yticks(positions, labels, fontsize=8)
     for position, value in zip(positions, values, strict=True):
         axes.text(value, position, f" {value:.3f}", va="center", fontsize=7)
-    axes.set_xlabel("bits per byte (lower is better)", fontsize=8)
+    axes.set_xlabel(f"{unit} (lower is better)", fontsize=8)
     axes.set_xlim(0, max(values + [1.0]) * 1.15)
     axes.tick_params(axis="x", labelsize=7)
     axes.set_title(title, fontsize=9)

@@ -2,6 +2,7 @@
 
     mmcompress explain FILE... [--level N] [--model NAME ...] [-o report.html] [--json]
                        [--compare A B] [--tools gzip,xz|none] [--charts DIR]
+                       [--per-channel] [--frames-shown 0,3]
 
 Without ``-o``: a compact table per file on stdout (``--json``: the report's JSON instead).
 With ``-o``: the HTML page is written there (atomically; an existing file is replaced) and the
@@ -65,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write each file's limits bar chart as DIR/NAME.limits.png",
     )
     parser.add_argument(
+        "--per-channel",
+        action="store_true",
+        help="images and video: a heat map per channel (plane) besides the per-pixel one",
+    )
+    parser.add_argument(
+        "--frames-shown",
+        default=None,
+        metavar="LIST",
+        help="video: the frames drawn as heat maps, comma-separated (default: 0,1)",
+    )
+    parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -79,12 +91,26 @@ def _tools(text: str | None) -> tuple[str, ...] | None:
     if text == "none":
         return ()
     from ..bench.classic import TOOLS
+    from .pixels import IMAGE_TOOLS
 
     keys = tuple(key.strip() for key in text.split(",") if key.strip())
-    unknown = [key for key in keys if key not in TOOLS]
+    unknown = [key for key in keys if key not in TOOLS and key not in IMAGE_TOOLS]
     if unknown:
-        raise MmcError(f"unknown classic tool {unknown[0]!r} (known: {', '.join(TOOLS)})")
+        known = ", ".join([*TOOLS, *IMAGE_TOOLS])
+        raise MmcError(f"unknown classic tool {unknown[0]!r} (known: {known})")
     return keys
+
+
+def _frames_shown(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        frames = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise MmcError(f"--frames-shown: {text!r} is not a list of frame numbers") from None
+    if not frames or min(frames) < 0:
+        raise MmcError(f"--frames-shown: {text!r} is not a list of frame numbers")
+    return frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,7 +130,12 @@ def run(args: argparse.Namespace) -> int:
                 models.append(name)
     try:
         report = explain(
-            list(args.inputs), level=args.level, models=models, tools=_tools(args.tools)
+            list(args.inputs),
+            level=args.level,
+            models=models,
+            tools=_tools(args.tools),
+            per_channel=args.per_channel,
+            frames_shown=_frames_shown(args.frames_shown),
         )
     except ValueError as exc:  # a bad --model or --level
         raise MmcError(str(exc)) from None
@@ -124,10 +155,22 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.charts)
         folder.mkdir(parents=True, exist_ok=True)
         for file in report.files:
+            stem = Path(file.name).name
+            if file.media is not None:  # images and video: bits per pixel, and the heat maps
+                (folder / f"{stem}.limits.png").write_bytes(
+                    file.media.limits_chart(f"{file.name}: limits and models")
+                )
+                for model in file.media.models:
+                    for number, (_, png) in enumerate(file.media.heat_maps(model)):
+                        (folder / f"{stem}.{model.name}.heat{number}.png").write_bytes(png)
+                    if file.media.kind == "video":
+                        chart = file.media.frames_chart(model)
+                        (folder / f"{stem}.{model.name}.frames.png").write_bytes(chart)
+                continue
             chart = limits_chart_png(
                 f"{file.name}: limits and models", limit_rows(file), file.size_bytes
             )
-            (folder / f"{Path(file.name).name}.limits.png").write_bytes(chart)
+            (folder / f"{stem}.limits.png").write_bytes(chart)
     if args.json:
         sys.stdout.write(report.json_text())
     elif not (args.output and args.quiet):

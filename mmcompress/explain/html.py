@@ -86,6 +86,8 @@ def _script_json(value: Any) -> str:
 def _file_section(
     index: int, file: FileReport, compare: tuple[str, str] | None
 ) -> tuple[str, dict[str, Any]]:
+    if file.media is not None:  # an image or video: tables, charts and heat maps, no byte viewer
+        return file.media.html_section(index, file.name), {"name": file.name, "view": "media"}
     text_like = file.modality in ("text", "code")
     chart = limits_chart_png(f"{file.name}: limits and models", limit_rows(file), file.size_bytes)
     chart_url = "data:image/png;base64," + base64.b64encode(chart).decode("ascii")
@@ -432,6 +434,7 @@ class Viewer {
 }
 
 const viewers = REPORT.files.map((file, index) => {
+  if (VIEWS.files[index].view === "media") return null;  // drawn on the server side
   renderTotals(index, file);
   return new Viewer(index, VIEWS.files[index], file);
 });

@@ -36,6 +36,8 @@ class FileReport:
     notes: list[str] = field(default_factory=list)
     #: Per-pixel costs per model name, once a pixel model codes this image or video frame.
     pixels: dict[str, PixelCosts] = field(default_factory=dict)
+    #: An image or video explained on its samples (:class:`.pixels.MediaReport`), else None.
+    media: Any = None
 
     @property
     def size_bytes(self) -> int:
@@ -134,6 +136,7 @@ def _file_json(report: FileReport) -> dict[str, Any]:
         "skipped": dict(report.skipped),
         "notes": list(report.notes),
         "pixels": {name: pixels.summary() for name, pixels in report.pixels.items()},
+        **({"media": report.media.to_json()} if report.media is not None else {}),
     }
 
 
@@ -171,6 +174,11 @@ def summary_lines(report: Report) -> list[str]:
             lines.append("")
         size = file.size_bytes
         lines.append(f"{file.name}: {size} bytes, {file.modality}, level {report.level}")
+        if file.media is not None:  # an image or video: its own table, in bits per pixel
+            lines += file.media.summary_lines()
+            lines += [f"  skipped {name}: {reason}" for name, reason in file.skipped.items()]
+            lines += [f"  note: {note}" for note in file.notes]
+            continue
         limits = [
             (label, f"{_per_byte(bits, size):.4f}", f"{bits / 8:.1f}")
             for label, bits in limit_rows(file)

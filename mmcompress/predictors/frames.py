@@ -31,6 +31,10 @@ Samples above 8 bits are coded as two 8-bit planes, the top 8 bits then the low 
 reference split the same way). Adaptive statistics carry over from frame to frame (per plane,
 intra and inter apart). Side information and pixels share one range coder. Payload: the block's
 frame header, the payload version and motion block size (one byte each), the coder's words.
+
+Costs (``mmcompress explain``): :meth:`FramesCodec.encode_with_costs` returns the same payload
+and, per frame, each plane's per-sample −log2 p and the bits of its side information
+(:class:`FrameCosts`; samples not coded, in exact copies and static frames, cost 0).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ masks of pixels known in advance (neither coded nor counted); without them it is
 
 Payload: the 12-byte header; per plane one flag byte (0 as is, 1 packed, then the bitmap of
 used values, ``max + 1`` bits, little-endian bit order); then the range coder's 32-bit words.
+
+Costs (``mmcompress explain``): :meth:`PixelCodec.encode_with_costs` returns the same payload
+and every sample's −log2 p under the integer table it was coded with (``WalkOptions.costs``:
+read from the tables after coding, so no coded byte changes).
 """
 
 from __future__ import annotations
@@ -260,6 +264,22 @@ def _pack_values(planes: np.ndarray, maxima: list[int], plane: int, used: np.nda
 
 
 @dataclass
+class PixelBlockCosts:
+    """A pixel block as :meth:`PixelCodec.encode_with_costs` codes it.
+
+    ``bits[y, x, c]``: −log2 p of sample (y, x, c) under the table it was coded with (a 16-bit
+    channel: its high and low planes together). Samples that are not coded cost 0: every sample
+    of a plane with one value (its value is in the side info). Pixel (0, 0) costs its uniform
+    code. ``coder_bytes``: the range coder's words, what Σ bits / 8 approaches (the payload
+    also holds the 12-byte header and the per-plane value maps).
+    """
+
+    payload: bytes
+    coder_bytes: int
+    bits: np.ndarray
+
+
+@dataclass
 class WalkOptions:
     """What a caller other than the image path adds to the walk (the video codec's inter frames).
 
@@ -268,11 +288,26 @@ class WalkOptions:
     before it. ``known[plane]``: a bool mask of pixels already filled in ``planes`` on both sides
     (exact copies): they are neither coded nor counted in the adaptive statistics.
     ``states``: adaptive statistics carried over from earlier calls (e.g. earlier frames).
+    ``costs[plane]``: when given, a float64 (H, W) map per plane that the walk fills with each
+    coded sample's cost, ``PRECISION_BITS - log2(freq)`` of the integer table it was coded
+    with (read after coding: the coded bytes do not change). Samples that are not coded keep
+    what the map holds (0 from :func:`cost_maps`): known pixels, planes with one value.
     """
 
     references: dict[int, np.ndarray] = field(default_factory=dict)
     known: dict[int, np.ndarray] = field(default_factory=dict)
     states: dict[Any, _AdaptiveState] = field(default_factory=dict)
+    costs: dict[int, np.ndarray] | None = None
+
+
+def cost_maps(planes: np.ndarray) -> dict[int, np.ndarray]:
+    """Zeroed per-plane cost maps for :attr:`WalkOptions.costs` (one float64 (H, W) per plane)."""
+    return {plane: np.zeros(planes.shape[1:], dtype=np.float64) for plane in range(len(planes))}
+
+
+def _costs_of(table: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """−log2 p of each symbol under an integer table (entries sum to 2^PRECISION_BITS)."""
+    return PRECISION_BITS - np.log2(np.asarray(table, dtype=np.float64)[symbols])
 
 
 def _walk(
@@ -300,6 +335,8 @@ def _walk(
         else:
             assert decoder is not None
             planes[plane, 0, 0] = decoder.decode_shared(1, uniform)[0]
+        if options.costs is not None:
+            options.costs[plane][0, 0] = _costs_of(uniform, planes[plane, :1, 0])[0]
     for item in build_passes(height, width):
         for r0, r1 in item.chunks():
             _code_chunk(planes, maxima, order, model, bias_correction, options, item, r0, r1,
@@ -433,7 +470,27 @@ def _code_chunk(
                 scatter_pixels(planes[plane], item, r0, r1, current)
         if selected is None:
             values[plane] = current.astype(np.int32)
+        if options.costs is not None:  # the tables the ranks were coded with (before update)
+            _record_costs(options.costs[plane], state.tables[scale_bins, ranks], item, r0, r1,
+                          selected)  # fmt: skip
         state.update(scale_bins, ranks, contexts, current * one - model_fp)
+
+
+def _record_costs(
+    cost_map: np.ndarray,
+    freqs: np.ndarray,
+    item: Pass,
+    r0: int,
+    r1: int,
+    selected: np.ndarray | None,
+) -> None:
+    """Write −log2 p of a chunk's coded samples into ``cost_map`` (known pixels keep theirs)."""
+    bits = PRECISION_BITS - np.log2(freqs.astype(np.float64))
+    if selected is not None:
+        chunk = cost_map[np.ix_(item.rows[r0:r1], item.cols)].reshape(-1)
+        chunk[selected] = bits
+        bits = chunk
+    scatter_pixels(cost_map, item, r0, r1, bits)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -507,6 +564,27 @@ class PixelCodec(BlockCodec):
                 "bias_correction": self.bias_correction}  # fmt: skip
 
     def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
+        return self._encode(raw, None)[0]
+
+    def encode_with_costs(self, raw: bytes) -> PixelBlockCosts:
+        """:meth:`encode_block`'s payload (the same bytes) and every sample's cost in bits."""
+        channels = _parse_header(raw)[0]
+        payload, coder_bytes, maps = self._encode(raw, {})
+        assert maps is not None
+        height, width = maps[0].shape
+        bits = np.zeros((height, width, channels), dtype=np.float64)
+        for plane, cost_map in maps.items():  # 16-bit: the high and low planes of a channel
+            bits[:, :, plane % channels] += cost_map
+        return PixelBlockCosts(payload, coder_bytes, bits)
+
+    def costs(self, raw: bytes) -> np.ndarray:
+        """Bits spent on each sample of a raw pixel block: (H, W, C) float64."""
+        return self.encode_with_costs(raw).bits
+
+    def _encode(
+        self, raw: bytes, costs: dict[int, np.ndarray] | None
+    ) -> tuple[bytes, int, dict[int, np.ndarray] | None]:
+        """(payload, range-coder bytes, cost maps); ``costs`` given (``{}``): record them."""
         pixels, bits = block_to_pixels(raw)
         channels = pixels.shape[2]
         order, maxima = _planes_and_maxima(channels, bits)
@@ -516,8 +594,12 @@ class PixelCodec(BlockCodec):
             used = np.bincount(planes[plane].ravel(), minlength=maxima[plane] + 1) > 0
             side += _pack_values(planes, maxima, plane, used)
         encoder = Encoder(PRECISION_BITS)
-        _walk(planes, maxima, order, self.model, self.bias_correction, encoder, None)
-        return bytes(raw[: HEADER.size]) + bytes(side) + encoder.finish()
+        if costs is not None:
+            costs.update(cost_maps(planes))
+        options = WalkOptions(costs=costs)
+        _walk(planes, maxima, order, self.model, self.bias_correction, encoder, None, options)
+        words = encoder.finish()
+        return bytes(raw[: HEADER.size]) + bytes(side) + words, len(words), costs
 
     def decode_block(self, payload: bytes, raw_size: int) -> bytes:
         try:
