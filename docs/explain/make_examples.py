@@ -26,6 +26,16 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = (("alice29", "text/alice29.txt"), ("deflate.c", "code/c/zlib/deflate.c"))
 #: The level's model and a context model of another order, compared in the alice29 example.
 MODELS = ("level", "cm-o6")
+#: (name, path in the bench corpus, explain options, {screenshot: index of the page's figure it
+#: scrolls to}): a Kodak image and a raw video clip, explained on their pixels with the level's
+#: pixel model (pixel-m) and video model (pixel-v). Figures: the limits chart, then (video) the
+#: bits per frame, then the heat maps.
+MEDIA = (
+    ("kodim23", "images/kodak/kodim23.png", ["--model", "pixel-m", "--model", "pixel-s"],
+     {"heat": 1}),
+    ("cisco", "video/raw/cisco_vt2people_320x192_9f.y4m",
+     ["--model", "pixel-v", "--frames-shown", "0,8"], {"frames": 1, "heat": 2}),
+)  # fmt: skip
 SCREEN_WIDTH = 1280
 PNG_COLOURS = 128  # screenshots are palette PNGs: a few tens of KB each
 
@@ -85,6 +95,41 @@ def tables(document: dict) -> tuple[str, str, str]:
     return title, "\n".join(models), "\n".join(rows)
 
 
+def media_tables(document: dict) -> tuple[str, str]:
+    """Title and Markdown tables (models, limits) of an image or video report."""
+    file = document["files"][0]
+    media = file["media"]
+    what = f"{media['width']}x{media['height']}, {len(media['planes'])} planes"
+    if media["kind"] == "video":
+        what += f", {media['frame_count']} frames"
+    title = f"{file['name']}, {file['size_bytes']} bytes ({media['kind']}: {what}), level {document['level']}"
+    rows = [
+        "| model | cross-entropy (bits/pixel) | bits/sample | cross-entropy (bytes) | coded (bytes) "
+        "| archive (bytes) | archive bits/pixel | path |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    rows += [
+        f"| {m['name']} | {m['bits_per_pixel']:.4f} | {m['bits_per_subpixel']:.4f} "
+        f"| {m['cross_entropy_bytes']:.1f} | {m['coded_bytes']} | {m['archive_bytes']} "
+        f"| {m['archive_bits_per_pixel']:.4f} | {m['path']} |"
+        for m in media["models"]
+    ]
+    limits = media["limits"]
+    rows += [
+        "",
+        "| limit | bits/pixel | bytes |",
+        "|---|---:|---:|",
+        f"| order-0 entropy (per plane) | {limits['order0_bits_per_pixel']:.4f} "
+        f"| {limits['order0_bits'] / 8:.1f} |",
+    ]
+    rows += [
+        f"| {r['label']} | {r['bits_per_pixel']:.4f} | {r['size_bytes']} |"
+        for r in limits["rivals"]
+        if r["size_bytes"] is not None
+    ]
+    return title, "\n".join(rows)
+
+
 README = """# `mmcompress explain`: example reports
 
 `mmcompress explain FILE` measures, for each model, the cross-entropy Σ −log₂ p(byte) (the size an
@@ -135,6 +180,24 @@ Every byte shaded by its cost under {first} (in the page, hover for each model's
 
 ![deflate.c shaded by cost, page 2](deflate.c-bytes.png)
 
+## {k_title}
+
+{k_tables}
+
+![kodim23.png: totals, limits and the bits-per-pixel heat map](kodim23-summary.png)
+
+![kodim23.png: heat map beside the image](kodim23-heat.png)
+
+## {v_title}
+
+{v_tables}
+
+![cisco: totals and limits](cisco-summary.png)
+
+![cisco: bits per frame and plane](cisco-frames.png)
+
+![cisco: heat maps of frames 0 and 8](cisco-heat.png)
+
 ## Images and video
 
 An image or video that takes its pixel or frame path is explained on its samples. Each sample
@@ -154,6 +217,11 @@ def main() -> None:
     parser.add_argument(
         "--corpus", type=Path, default=HERE.parents[2] / "shared" / "corpus" / "bench"
     )
+    parser.add_argument(
+        "--media-only",
+        action="store_true",
+        help="redo only the image and video examples (the text ones' JSON is read back)",
+    )
     args = parser.parse_args()
     models = [word for name in MODELS for word in ("--model", name)]
     documents = {}
@@ -165,7 +233,19 @@ def main() -> None:
         Browser(chromium) as browser,
     ):
         pages = Path(folder)
-        for name, relative in EXAMPLES:
+        for name, relative, options, shots in MEDIA:
+            page = pages / f"{name}.html"
+            source = str(args.corpus / relative)
+            text = run_explain([source, *options, "-o", str(page), "--json"])
+            (HERE / f"{name}.json").write_text(text)
+            documents[name] = json.loads(text)
+            screenshot(browser, page, HERE / f"{name}-summary.png", 900)
+            for shot, figure in shots.items():
+                view = f"document.querySelectorAll('figure.heat')[{figure}].scrollIntoView()"
+                screenshot(browser, page, HERE / f"{name}-{shot}.png", 700, view)
+        for name, _ in EXAMPLES if args.media_only else ():
+            documents[name] = json.loads((HERE / f"{name}.json").read_text())
+        for name, relative in () if args.media_only else EXAMPLES:
             source = str(args.corpus / relative)
             page = pages / f"{name}.html"
             text = run_explain([source, *models, "-o", str(page), "--json", "--charts", str(HERE)])
@@ -176,26 +256,19 @@ def main() -> None:
             view = "document.getElementById('f0-viewer').scrollIntoView()"
             screenshot(browser, page, HERE / f"{name}-bytes.png", 800, turn + view)
         first, second = (m["name"] for m in documents["alice29"]["files"][0]["models"][:2])
-        compare_page = pages / "alice29-compare.html"
-        alice = str(args.corpus / EXAMPLES[0][1])
-        run_explain(
-            [
-                alice,
-                *models,
-                "--compare",
-                first,
-                second,
-                "-o",
-                str(compare_page),
-                "-q",
-                "--tools",
-                "none",
-            ]
-        )
-        view = "document.getElementById('f0-viewer').scrollIntoView()"
-        screenshot(browser, compare_page, HERE / "alice29-compare.png", 800, view)
+        if not args.media_only:
+            compare_page = pages / "alice29-compare.html"
+            alice = str(args.corpus / EXAMPLES[0][1])
+            run_explain(
+                [alice, *models, "--compare", first, second, "-o", str(compare_page), "-q",
+                 "--tools", "none"]
+            )  # fmt: skip
+            view = "document.getElementById('f0-viewer').scrollIntoView()"
+            screenshot(browser, compare_page, HERE / "alice29-compare.png", 800, view)
     a_title, a_models, a_limits = tables(documents["alice29"])
     d_title, d_models, d_limits = tables(documents["deflate.c"])
+    k_title, k_tables = media_tables(documents["kodim23"])
+    v_title, v_tables = media_tables(documents["cisco"])
     (HERE / "README.md").write_text(
         README.format(
             a_title=a_title,
@@ -206,6 +279,10 @@ def main() -> None:
             d_title=d_title,
             d_models=d_models,
             d_limits=d_limits,
+            k_title=k_title,
+            k_tables=k_tables,
+            v_title=v_title,
+            v_tables=v_tables,
         )  # fmt: skip
     )
 
