@@ -41,6 +41,8 @@ _PIXEL = {"id": "pixel", "name": "pixel-m"}
 #: The frames codec (predictors/frames.py) of video with the pixel model fine-tuned on frame
 #: pairs (pixel-v): every level with a pixel codec has it.
 _FRAMES = {"id": "frames", "name": "pixel-v"}
+#: The fast levels' video model: pixel-s fine-tuned the same way (pixel-sv, about half the work).
+_FRAMES_FAST = {"id": "frames", "name": "pixel-sv"}
 #: The shipped byte transformer (models/bytefmr-s-*), as the mixer of -9 names it.
 _BYTEFMR_S = {
     "id": "bytefmr",
@@ -66,7 +68,7 @@ RECIPES: dict[int, LevelRecipe] = {
         9,
         notes="context model, orders 0-2",
         pixel=_PIXEL_FAST,
-        video=_FRAMES,
+        video=_FRAMES_FAST,
     ),
     3: LevelRecipe(
         3,
@@ -74,7 +76,7 @@ RECIPES: dict[int, LevelRecipe] = {
         19,
         notes="context model, orders 0-3",
         pixel=_PIXEL_FAST,
-        video=_FRAMES,
+        video=_FRAMES_FAST,
     ),
     4: LevelRecipe(
         4,
@@ -82,7 +84,7 @@ RECIPES: dict[int, LevelRecipe] = {
         19,
         notes="context model, orders 0-4 + match model",
         pixel=_PIXEL_FAST,
-        video=_FRAMES,
+        video=_FRAMES_FAST,
     ),
     5: LevelRecipe(
         5,
