@@ -18,7 +18,10 @@ The package is laid out by what it produces:
 
 Models: by default the level's predictor and every learned predictor installed in
 ``models/manifest.json``; ``models=[...]`` names others (any predictor registered in
-:mod:`mmcompress.predictors`, see :func:`~.costs.parse_model`).
+:mod:`mmcompress.predictors`, see :func:`~.costs.parse_model`): ``"mix"`` (the -9 mixer, also
+``"level"`` at level 9), ``"hf:PATH"`` / ``"hf-int:PATH"`` (a local LLM: a token's cost spread
+evenly over its bytes), ``"bytefmr-s:float"`` (the float model the integer transformer was
+exported from: ideal cross-entropy only, nothing coded, archive figures n/a).
 
 Images and video that take their pixel / frame path are explained on their samples
 (:mod:`.pixels`: ``FileReport.media``, and for images ``FileReport.pixels``), under the level's
@@ -181,6 +184,8 @@ def explain(
     sources: list[Source] = (
         list(data_or_path) if isinstance(data_or_path, (list, tuple)) else [data_or_path]  # type: ignore[list-item]
     )
+    if models is not None:  # parsed once: a local LLM is loaded once for all the files
+        models = [m if isinstance(m, ModelSpec) else parse_model(m, level) for m in models]
     files = [
         explain_one(s, level=level, models=models, name=name, tools=tools,
                     per_channel=per_channel, frames_shown=frames_shown)

@@ -46,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model", action="append", default=None, metavar="NAME",
-        help="model to explain (repeatable): 'level', an installed model's name, or ID[:key=value,...] "
-        "such as cm:max_order=6; default: the level's model and every installed learned model",
+        help="model to explain (repeatable): 'level' (with --level 9: the mixer), 'mix' (the -9 "
+        "mixer), an installed model's name, 'bytefmr-s:float' (the float transformer, ideal "
+        "cross-entropy only), hf:PATH or hf-int:PATH (a local LLM), or ID[:key=value,...] such "
+        "as cm:max_order=6; default: the level's model and every installed learned model",
     )  # fmt: skip
     parser.add_argument("-o", "--output", metavar="report.html", help="write the HTML report there")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")

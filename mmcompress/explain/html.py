@@ -253,10 +253,12 @@ function renderTotals(index, file) {
   for (const m of file.models) {
     const o = m.overhead;
     const f = (field) => ({"data-file": String(index), "data-model": m.name, "data-field": field});
-    row(table, [m.name, fmt(m.bits_per_byte, 4), fmt(m.cross_entropy_bytes, 1), m.model_coded_bytes,
-                m.archive_bytes, `${signed(o.coder_bytes, 1)} B (${fmt(o.coder_percent, 2)}%)`,
-                `${signed(o.container_bytes, 0)} B (${fmt(o.container_percent, 2)}%)`,
-                `${signed(o.fallback_bytes, 0)} B (${fmt(o.fallback_percent, 2)}%), ${o.fallback_blocks} of ${m.blocks.length}`],
+    const coded = m.coded !== false;  // a float model is measured, not coded: n/a columns
+    row(table, [m.name, fmt(m.bits_per_byte, 4), fmt(m.cross_entropy_bytes, 1),
+                coded ? m.model_coded_bytes : "n/a", coded ? m.archive_bytes : "n/a",
+                coded ? `${signed(o.coder_bytes, 1)} B (${fmt(o.coder_percent, 2)}%)` : "n/a",
+                coded ? `${signed(o.container_bytes, 0)} B (${fmt(o.container_percent, 2)}%)` : "n/a",
+                coded ? `${signed(o.fallback_bytes, 0)} B (${fmt(o.fallback_percent, 2)}%), ${o.fallback_blocks} of ${m.blocks.length}` : "n/a"],
         false, [f("name"), f("bits_per_byte"), f("cross_entropy_bytes"), f("model_coded_bytes"),
                 f("archive_bytes"), f("coder_bytes"), f("container_bytes"), f("fallback_bytes")]);
   }
@@ -269,7 +271,7 @@ function renderTotals(index, file) {
   for (const c of lim.classic) entries.push([c.label, 8 * c.size_bytes]);
   for (const m of file.models) {
     entries.push([`${m.name} cross-entropy`, m.cross_entropy_bits]);
-    entries.push([`${m.name} archive`, 8 * m.archive_bytes]);
+    if (m.coded !== false) entries.push([`${m.name} archive`, 8 * m.archive_bytes]);
   }
   for (const [label, bits] of entries)
     row(limits, [label, fmt(bits / size, 4), fmt(bits / 8, 1)], false,

@@ -84,9 +84,46 @@ def _percent(part: float, whole: float) -> float:
 def model_json(costs: ModelCosts) -> dict[str, Any]:
     size = costs.size_bytes
     cross_entropy_bytes = costs.cross_entropy_bits / 8
+    if not costs.coded:  # an ideal cross-entropy only (the float transformer): nothing coded
+        return {
+            "name": costs.name,
+            "config": costs.config,
+            "coded": False,
+            "note": "ideal cross-entropy of the float model, not coded: archive figures n/a",
+            "precision_bits": None,
+            "cross_entropy_bits": costs.cross_entropy_bits,
+            "cross_entropy_bytes": cross_entropy_bytes,
+            "bits_per_byte": costs.bits_per_byte,
+            "model_coded_bytes": None,
+            "archive_bytes": None,
+            "archive_bits_per_byte": None,
+            "overhead": {  # the same keys as a coded model's, all n/a (pages read them)
+                key: None
+                for key in (
+                    "total_bytes",
+                    "coder_bytes",
+                    "coder_percent",
+                    "container_bytes",
+                    "container_percent",
+                    "fallback_bytes",
+                    "fallback_percent",
+                    "fallback_blocks",
+                    "fallback_raw_bytes",
+                )
+            },  # fmt: skip
+            "blocks": [
+                {"raw_bytes": b.raw_bytes, "cross_entropy_bits": b.cross_entropy_bits}
+                for b in costs.blocks
+            ],
+            "max_bits": float(costs.bits.max()) if size else 0.0,
+            "costs_sha256": hashlib.sha256(
+                np.ascontiguousarray(costs.bits, dtype="<f8").tobytes()
+            ).hexdigest(),
+        }
     return {
         "name": costs.name,
         "config": costs.config,
+        "coded": True,
         "precision_bits": costs.precision_bits,
         "cross_entropy_bits": costs.cross_entropy_bits,
         "cross_entropy_bytes": cross_entropy_bytes,
@@ -149,7 +186,8 @@ def limit_rows(report: FileReport) -> list[tuple[str, float]]:
     rows += [(c.label, 8.0 * c.size_bytes) for c in report.limits.classic]
     for costs in report.models:
         rows.append((f"{costs.name} cross-entropy", costs.cross_entropy_bits))
-        rows.append((f"{costs.name} archive", 8.0 * costs.archive_bytes))
+        if costs.coded:
+            rows.append((f"{costs.name} archive", 8.0 * costs.archive_bytes))
     return rows
 
 
@@ -189,6 +227,10 @@ def summary_lines(report: Report) -> list[str]:
             rows = []
             for costs in file.models:
                 ce_bytes = costs.cross_entropy_bits / 8
+                if not costs.coded:  # ideal only (float model): nothing was coded
+                    rows.append((costs.name, f"{costs.bits_per_byte:.4f}", f"{ce_bytes:.1f}",
+                                 "n/a", "n/a", "n/a (not coded)", "n/a", "n/a"))  # fmt: skip
+                    continue
                 rows.append((
                     costs.name,
                     f"{costs.bits_per_byte:.4f}",

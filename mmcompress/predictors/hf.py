@@ -35,6 +35,10 @@ unless forced; the block CRCs catch any mismatch anyway. docs/LLM.md says this t
 portable alternative for GPT-2 models is :mod:`.intgpt2` (``hf-int:PATH``), which runs the model in
 integers; it shares this module's tokens, byte path and payload (:class:`TokenCodec`).
 
+Costs (``mmcompress explain``): :meth:`TokenCodec.encode_with_costs` returns the same payload
+as ``encode_block`` and each byte's cost: a token's −log2 p (under the integer table it was coded
+with) spread evenly over its bytes, and the byte path's coded size shared evenly by its bytes.
+
 MODEL payload (integers are LEB128 varints)::
 
     u8      format (1)
@@ -51,6 +55,7 @@ import inspect
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -211,6 +216,43 @@ def load_tokenizer(folder: Path, options: dict[str, Any]) -> Any:
     return tokenizer
 
 
+@dataclass
+class TokenBlockCosts:
+    """A block as :meth:`TokenCodec.encode_with_costs` codes it (``mmcompress explain``)."""
+
+    payload: bytes  #: exactly :meth:`TokenCodec.encode_block`'s payload
+    bits: np.ndarray  #: (len(raw),) float64: bits of each byte (a token's cost spread evenly)
+    tokens: np.ndarray  #: the coded token ids, in block order
+    token_bits: np.ndarray  #: −log2 p of each token under its integer table, in block order
+    coder_bytes: int  #: the range coder's words
+    byte_path_bytes: int  #: the byte path as coded (form, length, body; 0 when none)
+
+
+@dataclass
+class _CodedBlock:
+    payload: bytes
+    runs: list[tuple[bool, bytes]]
+    tokens: np.ndarray
+    segmentation: Segmentation
+    byte_path: bytes
+    coder_bytes: int
+
+
+class _CostEncoder(Encoder):
+    """An encoder that also keeps −log2 p of each symbol under the integer table it codes with."""
+
+    def __init__(self, precision_bits: int) -> None:
+        super().__init__(precision_bits)
+        self.costs: list[np.ndarray] = []
+
+    def encode(self, symbols: np.ndarray, freq_tables: np.ndarray) -> None:
+        super().encode(symbols, freq_tables)
+        picked = np.take_along_axis(
+            np.asarray(freq_tables), np.asarray(symbols, dtype=np.int64)[:, None], axis=1
+        )[:, 0]
+        self.costs.append(self.precision_bits - np.log2(picked.astype(np.float64)))
+
+
 class TokenCodec(BlockCodec):
     """What every token-coding codec shares: a byte-level tokenizer, the run layout of a block
     (text as tokens, the rest on the byte path), the MODEL payload of the module docstring.
@@ -311,9 +353,47 @@ class TokenCodec(BlockCodec):
         return runs, tokens
 
     def encode_block(self, raw: bytes, tag: int = 0) -> bytes:
+        return self._encode(raw, Encoder(self.precision_bits), True).payload
+
+    def encode_with_costs(self, raw: bytes, *, text_only: bool = True) -> TokenBlockCosts:
+        """:meth:`encode_block`'s payload (the same bytes) and what every byte of ``raw`` cost.
+
+        A token's cost (−log2 p under the integer table it was coded with) is spread evenly over
+        its bytes; the byte path's bytes share its coded size (form, length and zstd / stored
+        body) evenly. So ``bits`` sums to the tokens' cross-entropy plus 8 × the byte path, and
+        the payload exceeds it only by the run layout and the range coder's flush.
+        ``text_only=False`` codes a block that is mostly not text too (encode_block would raise
+        NotApplicable), to show what the model would have cost.
+        """
+        encoder = _CostEncoder(self.precision_bits)
+        coded = self._encode(raw, encoder, text_only)
+        token_bits = np.zeros(len(coded.tokens))
+        if coded.tokens.size:
+            token_bits = coded.segmentation.deinterleave(np.concatenate(encoder.costs))
+        token_sizes = self._token_lengths[coded.tokens]
+        bits, byte_path_bits, pos = np.zeros(len(raw)), 8.0 * len(coded.byte_path), 0
+        text_bits = np.repeat(token_bits / np.maximum(token_sizes, 1), token_sizes)
+        text_pos, other_size = 0, len(raw) - int(token_sizes.sum())
+        for is_text, piece in coded.runs:
+            if is_text:
+                bits[pos : pos + len(piece)] = text_bits[text_pos : text_pos + len(piece)]
+                text_pos += len(piece)
+            else:
+                bits[pos : pos + len(piece)] = byte_path_bits / other_size
+            pos += len(piece)
+        return TokenBlockCosts(
+            payload=coded.payload,
+            bits=bits,
+            tokens=coded.tokens,
+            token_bits=token_bits,
+            coder_bytes=coded.coder_bytes,
+            byte_path_bytes=len(coded.byte_path),
+        )
+
+    def _encode(self, raw: bytes, encoder: Encoder, text_only: bool) -> _CodedBlock:
         runs, tokens = self._runs(raw)
         text_bytes = sum(len(piece) for is_text, piece in runs if is_text)
-        if raw and text_bytes < MIN_TEXT_SHARE * len(raw):
+        if text_only and raw and text_bytes < MIN_TEXT_SHARE * len(raw):
             raise NotApplicable("mostly not text")
         header = bytearray([FORMAT])
         token_array = np.asarray(tokens, dtype=np.int64)
@@ -321,11 +401,15 @@ class TokenCodec(BlockCodec):
         header += _varint(count) + _varint(len(tokens))
         layout = runs if not runs or runs[0][0] else [(True, b""), *runs]
         header += _varint(len(layout)) + b"".join(_varint(len(piece)) for _, piece in layout)
-        header += self._byte_path(b"".join(piece for is_text, piece in runs if not is_text))
-        encoder = Encoder(self.precision_bits)
+        byte_path = self._byte_path(b"".join(piece for is_text, piece in runs if not is_text))
+        header += byte_path
+        segmentation = Segmentation(len(tokens), count)
         with self._coding():
-            self._code_tokens(Segmentation(len(tokens), count), token_array, encoder, None)
-        return bytes(header) + encoder.finish()
+            self._code_tokens(segmentation, token_array, encoder, None)
+        words = encoder.finish()
+        return _CodedBlock(
+            bytes(header) + words, runs, token_array, segmentation, byte_path, len(words)
+        )
 
     def decode_block(self, payload: bytes, raw_size: int) -> bytes:
         reader = _Reader(payload)
@@ -669,6 +753,7 @@ class HFCodec(TokenCodec):
 
 __all__ = [
     "HFCodec",
+    "TokenBlockCosts",
     "TokenCodec",
     "bytes_to_unicode",
     "import_transformers",
