@@ -531,36 +531,57 @@ _FLOAT_SCORES_PER_BATCH = 1 << 26
 _float_models: dict[str, Any] = {}
 
 
+#: Format tag of the float weights shipped beside an integer byte transformer
+#: (``models/NAME.float.safetensors``, written by scripts/export_float_transformer.py).
+FLOAT_FILE_FORMAT = "mmcompress-bytefmr-float-v1"
+
+
 def float_checkpoint(config: dict[str, Any]) -> Path:
-    """The training checkpoint of an installed byte transformer (ModelMissing when absent)."""
+    """Where an installed byte transformer's float weights are: ``models/NAME.float.safetensors``
+    if shipped, else its training checkpoint (ModelMissing when neither is here)."""
     import os
 
     from ..models import models_dir
 
     name = str(config.get("name", ""))
+    shipped = models_dir() / f"{name}.float.safetensors"
+    if shipped.is_file():
+        return shipped
     folder = os.environ.get("MMCOMPRESS_CHECKPOINTS")
     root = Path(folder) if folder else models_dir().parent / "checkpoints"
     path = root / name / "last.pt"
     if not path.is_file():
         raise ModelMissing(
-            f"the float model of {name} is its training checkpoint {path}, which is not here "
-            "(only the integer model is installed)"
+            f"the float model of {name} is neither in {shipped} nor its training checkpoint "
+            f"{path} (only the integer model is installed)"
         )
     return path
 
 
+def _float_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, state dict) of float weights: a shipped file or a training checkpoint."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from ..models import load_model_file
+
+        config, tensors = load_model_file(path, FLOAT_FILE_FORMAT)
+        return config, {key: torch.from_numpy(value) for key, value in tensors.items()}
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return dict(state["config"]), state["model"]
+
+
 def _float_model(config: dict[str, Any]) -> Any:
     """The float model the installed integer ``config`` was exported from (checked), cached."""
-    import torch
 
     from ..predictors import transformer as tfm
 
     sha256 = str(config.get("sha256", ""))
     if sha256 not in _float_models:
         path = float_checkpoint(config)
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = tfm.ByteTransformerModel(tfm.TransformerConfig(**state["config"]))
-        model.load_state_dict(state["model"])
+        float_config, weights = _float_state(path)
+        model = tfm.ByteTransformerModel(tfm.TransformerConfig(**float_config))
+        model.load_state_dict(weights)
         model.eval()
         inner = build_predictor(dict(config))
         exported = tfm.quantize(model)
