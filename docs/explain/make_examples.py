@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 #: (name, path in the bench corpus): one text, one source file.
 EXAMPLES = (("alice29", "text/alice29.txt"), ("deflate.c", "code/c/zlib/deflate.c"))
 #: The level's model and a context model of another order, compared in the alice29 example.
-MODELS = ("level", "cm-o6")
+MODELS = ("level", "cm-o6", "bytefmr-s", "bytefmr-s:float", "mix")
 #: (name, path in the bench corpus, explain options, {screenshot: index of the page's figure it
 #: scrolls to}): a Kodak image and a raw video clip, explained on their pixels with the level's
 #: pixel model (pixel-m) and video model (pixel-v). Figures: the limits chart, then (video) the
@@ -73,6 +73,12 @@ def tables(document: dict) -> tuple[str, str, str]:
     ]
     for m in file["models"]:
         o = m["overhead"]
+        if not m.get("coded", True):  # a float model: measured, not coded
+            models.append(
+                f"| {m['name']} | {m['bits_per_byte']:.4f} | {m['cross_entropy_bytes']:.1f} "
+                "| n/a | n/a | n/a | n/a | n/a (ideal only: not coded) |"
+            )
+            continue
         models.append(
             f"| {m['name']} | {m['bits_per_byte']:.4f} | {m['cross_entropy_bytes']:.1f} "
             f"| {m['model_coded_bytes']} | {m['archive_bytes']} "
@@ -144,7 +150,10 @@ order-0 and order-2 empirical entropy and the classic tools. See `mmcompress exp
 docstring of `mmcompress/explain/__init__.py`.
 
 Everything here is made by `docs/explain/make_examples.py` (corpus: `../shared/corpus/bench`):
-the JSON by `mmcompress explain FILE --model level --model cm-o6 --json --charts docs/explain`,
+the JSON by `mmcompress explain FILE --model level --model cm-o6 --model bytefmr-s --model
+bytefmr-s:float --model mix --json --charts docs/explain` (the text examples; `bytefmr-s:float`
+is the float model the integer one was exported from, measured but never coded; `mix` is the
+-9 mixer of the context model and the byte transformer),
 the screenshots of the page (`-o report.html`, not kept: it embeds the input) by headless
 Chromium, and the tables below from the JSON. No figure is typed by hand.
 
