@@ -257,8 +257,9 @@ class TokenCodec(BlockCodec):
     """What every token-coding codec shares: a byte-level tokenizer, the run layout of a block
     (text as tokens, the rest on the byte path), the MODEL payload of the module docstring.
 
-    A subclass sets ``tokenizer``, ``alphabet`` (then calls :meth:`_setup_tokens`),
-    ``segment_count``, ``min_segment_tokens``, and codes the tokens in :meth:`_code_tokens`.
+    A subclass calls :meth:`_setup_model_folder`, sets ``tokenizer``, calls
+    :meth:`_setup_vocabulary` and :meth:`_setup_window`, and codes the tokens in
+    :meth:`_code_tokens`.
     """
 
     precision_bits = MAX_PRECISION_BITS
@@ -266,6 +267,34 @@ class TokenCodec(BlockCodec):
     alphabet: int
     segment_count: int
     min_segment_tokens: int
+
+    def _setup_model_folder(
+        self, path: str | Path, threads: int | None, segment_count: int, min_segment_tokens: int
+    ) -> None:
+        """The model folder, its hashes, the segment settings and the torch thread count."""
+        if segment_count < 1 or min_segment_tokens < 1:
+            raise InputError("segment_count and min_segment_tokens must be >= 1")
+        self.folder = hfenv.model_folder(path)
+        # One thread by default: the per-token forwards are small, and on a busy machine more
+        # threads spin and wait (measured 13x slower with 2 threads on a loaded 2-core CPU).
+        self.threads = threads if threads is not None else DEFAULT_THREADS
+        self.segment_count, self.min_segment_tokens = segment_count, min_segment_tokens
+        self.model_sha256 = hfenv.model_sha256(self.folder)
+        self.tokenizer_sha256 = hfenv.tokenizer_sha256(self.folder)
+
+    def _setup_vocabulary(self, alphabet: int) -> None:
+        """The vocabulary size (it must fit the coder's tables) and the token tables."""
+        if alphabet > 1 << self.precision_bits:
+            raise InputError(f"{self.folder}: vocabulary too large for 24-bit tables")
+        self.alphabet = alphabet
+        self._setup_tokens()
+
+    def _setup_window(self, window: int | None, overlap: int | None, positions: int) -> None:
+        """The sliding window (at most the model's ``positions``) and its overlap."""
+        self.window = min(window or DEFAULT_WINDOW, positions)
+        self.overlap = overlap if overlap is not None else self.window // 2
+        if not 2 <= self.window or not 1 <= self.overlap <= self.window - 2:
+            raise InputError("window must be >= 2 and 1 <= overlap <= window - 2")
 
     def _setup_tokens(self) -> None:
         """The token -> bytes table and its lookups; the BOS id (EOS when there is none)."""
@@ -547,26 +576,11 @@ class HFCodec(TokenCodec):
             raise InputError(f"device must be one of {', '.join(hfenv.DEVICES)}, not {device!r}")
         if device == "cuda" and not torch.cuda.is_available():
             raise InputError("device cuda: no CUDA device is available here")
-        if segment_count < 1 or min_segment_tokens < 1:
-            raise InputError("segment_count and min_segment_tokens must be >= 1")
-        self.folder = hfenv.model_folder(path)
+        self._setup_model_folder(path, threads, segment_count, min_segment_tokens)
         self.dtype, self.device = dtype, device
-        # One thread by default: the per-token forwards are small, and on a busy machine more
-        # threads spin and wait (measured 13x slower with 2 threads on a loaded 2-core CPU).
-        self.threads = threads if threads is not None else DEFAULT_THREADS
-        self.segment_count, self.min_segment_tokens = segment_count, min_segment_tokens
-        self.model_sha256 = hfenv.model_sha256(self.folder)
-        self.tokenizer_sha256 = hfenv.tokenizer_sha256(self.folder)
         self.tokenizer, self.model = self._load()
-        self.alphabet = int(self.model.get_output_embeddings().weight.shape[0])
-        if self.alphabet > 1 << self.precision_bits:
-            raise InputError(f"{self.folder}: vocabulary too large for 24-bit tables")
-        self._setup_tokens()
-        limit = self._position_limit()
-        self.window = min(window or DEFAULT_WINDOW, limit)
-        self.overlap = overlap if overlap is not None else self.window // 2
-        if not 2 <= self.window or not 1 <= self.overlap <= self.window - 2:
-            raise InputError("window must be >= 2 and 1 <= overlap <= window - 2")
+        self._setup_vocabulary(int(self.model.get_output_embeddings().weight.shape[0]))
+        self._setup_window(window, overlap, self._position_limit())
         parameters = inspect.signature(self.model.forward).parameters
         self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
         #: Extra forward arguments: only the last position's logits, where the model allows it.

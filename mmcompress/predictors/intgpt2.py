@@ -63,8 +63,6 @@ from . import intlayers as il
 from .hf import (
     DEFAULT_MIN_SEGMENT_TOKENS,
     DEFAULT_SEGMENT_COUNT,
-    DEFAULT_THREADS,
-    DEFAULT_WINDOW,
     TokenCodec,
     import_transformers,
     load_options,
@@ -538,16 +536,10 @@ class IntGPT2Codec(TokenCodec):
         """``threads``: torch's thread count while coding (a speed knob only, not recorded: the
         tables do not depend on it); default 1, fastest for these small steps on a busy CPU.
         ``calibration``: an archive's record of the activation scales (None: calibrate)."""
-        if segment_count < 1 or min_segment_tokens < 1:
-            raise InputError("segment_count and min_segment_tokens must be >= 1")
-        self.folder = hfenv.model_folder(path)
+        self._setup_model_folder(path, threads, segment_count, min_segment_tokens)
         self.settings = settings or QuantSettings()
         if self.settings.precision_bits != PRECISION_BITS:
             raise UnsupportedFormat(f"integer GPT-2 tables of {self.settings.precision_bits} bits")
-        self.segment_count, self.min_segment_tokens = segment_count, min_segment_tokens
-        self.threads = threads if threads is not None else DEFAULT_THREADS
-        self.model_sha256 = hfenv.model_sha256(self.folder)
-        self.tokenizer_sha256 = hfenv.tokenizer_sha256(self.folder)
         config_path = self.folder / "config.json"
         model_type = (
             json.loads(config_path.read_text()).get("model_type") if config_path.is_file() else None
@@ -568,16 +560,9 @@ class IntGPT2Codec(TokenCodec):
             raise InputError(
                 f"{self.folder}: not a GPT-2 model transformers loads: {exc}"
             ) from None
-        check_gpt2(float_model)
-        self.alphabet = int(float_model.lm_head.weight.shape[0])
-        if self.alphabet > 1 << PRECISION_BITS:
-            raise InputError(f"{self.folder}: vocabulary too large for 24-bit tables")
-        self._setup_tokens()
+        self._setup_vocabulary(int(float_model.lm_head.weight.shape[0]))
         positions, heads = int(float_model.config.n_positions), int(float_model.config.n_head)
-        self.window = min(window or DEFAULT_WINDOW, positions)
-        self.overlap = overlap if overlap is not None else self.window // 2
-        if not 2 <= self.window or not 1 <= self.overlap <= self.window - 2:
-            raise InputError("window must be >= 2 and 1 <= overlap <= window - 2")
+        self._setup_window(window, overlap, positions)
         with torch.no_grad(), torch_threads(self.threads):
             tensors, self.calibration = convert(
                 float_model,
@@ -590,7 +575,6 @@ class IntGPT2Codec(TokenCodec):
         del float_model
         self.int_sha256 = tensors_sha256(tensors)
         self.model = IntGPT2(tensors, heads=heads, positions=positions)
-        self._masked_ids = torch.as_tensor(np.flatnonzero(self._token_lengths == 0))
 
     # --- configs --------------------------------------------------------------------------------
 
@@ -673,8 +657,8 @@ class IntGPT2Codec(TokenCodec):
         out = np.empty((hidden.shape[0], self.alphabet), dtype=np.uint32)
         for lo in range(0, hidden.shape[0], rows):
             logits = self.model.logits(hidden[lo : lo + rows])
-            if self._masked_ids.numel():
-                logits[:, self._masked_ids] = MASKED_LOGIT
+            if self._masked.numel():
+                logits[:, self._masked] = MASKED_LOGIT
             out[lo : lo + rows] = il.logits_to_freq_tables(
                 logits, self.model.logit_exp_table, PRECISION_BITS
             )
