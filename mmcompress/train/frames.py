@@ -47,7 +47,6 @@ from ..imaging.passes import build_passes, gather_neighbours, gather_pixels
 from ..predictors.intlayers import INT8_MAX
 from .data import training_folders
 from .pixels import (
-    VALIDATION_EVERY,
     build_parser,
     export_model,
     float_bits,
@@ -55,6 +54,7 @@ from .pixels import (
     integer_model,
     load_images,
     log,
+    split_images,
     train_float_model,
 )
 
@@ -489,9 +489,7 @@ def main(argv: list[str]) -> int:
         log(f"error: {exc}")
         return 2
     t0 = time.time()
-    images = load_images(folders)
-    val_images = images[::VALIDATION_EVERY]
-    train_images = [im for i, im in enumerate(images) if i % VALIDATION_EVERY]
+    train_images, val_images = split_images(load_images(folders))
     train = collect_pairs(train_images, args.pairs_per_image, args.sample_fraction, args.seed,
                           args.intra_share)  # fmt: skip
     val = collect_pairs(val_images, args.val_pairs_per_image, args.sample_fraction, args.seed + 1)

@@ -83,6 +83,14 @@ def load_images(folders: list[Path]) -> list[tuple[str, np.ndarray]]:
     return images
 
 
+def split_images(
+    images: list[tuple[str, np.ndarray]],
+) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """(training, validation) images: one in :data:`VALIDATION_EVERY` (by name) is held out."""
+    held_out = images[::VALIDATION_EVERY]
+    return [im for i, im in enumerate(images) if i % VALIDATION_EVERY], held_out
+
+
 def image_samples(
     pixels: np.ndarray, fraction: float, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -334,9 +342,7 @@ def main(argv: list[str]) -> int:
         log(f"error: {exc}")
         return 2
     t0 = time.time()
-    images = load_images(folders)
-    val_images = images[::VALIDATION_EVERY]
-    train_images = [im for i, im in enumerate(images) if i % VALIDATION_EVERY]
+    train_images, val_images = split_images(load_images(folders))
     train = collect(train_images, args.sample_fraction, args.seed)
     val = collect(val_images, args.sample_fraction, args.seed + 1)
     log(f"data: {len(train_images)} train images, {train['base'].size} samples; "
