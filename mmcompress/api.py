@@ -260,18 +260,9 @@ class Compressor:
         their description)."""
         if not book_used:
             return {}  # stored/zstd only: nothing to describe (docs/FORMAT.md)
-        book = self.book
-        video = video and book.frames_codec is not None
-        images = (images or video) and book.pixel_codec is not None
-        if video:
-            book.describe_frames_codec()
-        elif images:
-            book.describe_pixel_codec()
-        codecs = book.configs
-        last = book.frames_codec if video else book.pixel_codec if images else None
-        first_lazy = book.pixel_codec
-        if first_lazy is not None:
-            codecs = codecs[: (last + 1) if last is not None else first_lazy]
+        video = video and self.book.frames_codec is not None
+        images = (images or video) and self.book.pixel_codec is not None
+        codecs = self.book.listed_configs(images, video)
         return {
             "codecs": codecs,
             "coder": streams.CODER_DESCRIPTION,

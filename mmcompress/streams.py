@@ -59,8 +59,7 @@ class CodecBook:
         frames codec (next, in that order).
 
         Those two (torch-free, but with model weights) are built only when an image or a video
-        needs them: :meth:`describe_pixel_codec` / :meth:`describe_frames_codec` add them to
-        ``configs``."""
+        needs them: :meth:`listed_configs` (or a block asking for them) adds them to ``configs``."""
         built = [predictor_for_recipe(recipe.predictor)] if recipe.predictor else []
         book = cls([_described(codec) for codec in built])
         book._predictors = list(built)
@@ -82,13 +81,14 @@ class CodecBook:
             self.configs.append(_described(codec))
             self._predictors.append(codec)
 
-    def describe_pixel_codec(self) -> None:
-        """List the recipe's pixel codec in ``configs`` (building it)."""
-        self._describe_up_to(self.pixel_codec)
-
-    def describe_frames_codec(self) -> None:
-        """List the recipe's pixel and frames codecs in ``configs`` (building them)."""
-        self._describe_up_to(self.frames_codec)
+    def listed_configs(self, images: bool, video: bool) -> list[dict[str, Any]]:
+        """The codec descriptions an archive header lists: the byte predictor, and the pixel
+        (``images``) and frames (``video``) codecs only when its entries may need them."""
+        last = self.frames_codec if video else self.pixel_codec if images else None
+        self._describe_up_to(last)
+        if self.pixel_codec is None:
+            return self.configs
+        return self.configs[: last + 1 if last is not None else self.pixel_codec]
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CodecBook:
