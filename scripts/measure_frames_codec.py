@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmcompress.predictors.frames import FramesCodec, frames_to_block
+from mmcompress.videoio import y4m
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench" / "video" / "raw"
 DEFAULT_CLIPS = [
@@ -31,27 +32,9 @@ DEFAULT_CLIPS = [
 
 
 def read_y4m(path: Path, max_frames: int | None = None) -> tuple[list[list[np.ndarray]], int]:
-    """A tiny YUV4MPEG2 reader for the bench clips (4:2:0 8/10-bit and mono, no frame params)."""
-    data = path.read_bytes()
-    end = data.index(b"\n")
-    fields = {f[:1].decode(): f[1:].decode() for f in data[:end].split()[1:]}
-    width, height, colour = int(fields["W"]), int(fields["H"]), fields.get("C", "420jpeg")
-    bits = 10 if "p10" in colour else 8
-    dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
-    chroma = ((height + 1) // 2, (width + 1) // 2)
-    shapes = [(height, width)] if colour == "mono" else [(height, width), chroma, chroma]
-    position, frames = end + 1, []
-    while position < len(data) and (max_frames is None or len(frames) < max_frames):
-        if data[position : position + 6] != b"FRAME\n":
-            raise ValueError(f"{path.name}: frame header expected at {position}")
-        position += 6
-        frame = []
-        for shape in shapes:
-            count = shape[0] * shape[1]
-            frame.append(np.frombuffer(data, dtype, count, position).reshape(shape))
-            position += count * dtype.itemsize
-        frames.append(frame)
-    return frames, bits
+    """The first ``max_frames`` frames (all: None) of a Y4M clip, and its bits per sample."""
+    found = y4m.plan(path.read_bytes())
+    return found.frames[:max_frames], found.bits
 
 
 def measure(codec: FramesCodec, name: str, max_frames: int | None, intra: bool) -> None:

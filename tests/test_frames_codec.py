@@ -22,6 +22,7 @@ from mmcompress.predictors.frames import (
 )
 from mmcompress.predictors.motion import BLOCK, compensate, estimate_motion
 from mmcompress.predictors.pixel import pixels_to_block
+from mmcompress.videoio import y4m
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench" / "video" / "raw"
 CISCO = RAW / "cisco_vt2people_320x192_9f.y4m"
@@ -33,26 +34,9 @@ Frames = list[list[np.ndarray]]
 
 
 def read_y4m(path: Path, count: int) -> tuple[Frames, int]:
-    """The first ``count`` frames of a bench Y4M clip (4:2:0 8/10-bit or mono, no frame params)."""
-    data = path.read_bytes()
-    end = data.index(b"\n")
-    fields = {f[:1].decode(): f[1:].decode() for f in data[:end].split()[1:]}
-    width, height, colour = int(fields["W"]), int(fields["H"]), fields.get("C", "420jpeg")
-    bits = 10 if "p10" in colour else 8
-    dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
-    chroma = ((height + 1) // 2, (width + 1) // 2)
-    shapes = [(height, width)] if colour == "mono" else [(height, width), chroma, chroma]
-    position, frames = end + 1, []
-    for _ in range(count):
-        assert data[position : position + 6] == b"FRAME\n"
-        position += 6
-        frame = []
-        for shape in shapes:
-            size = shape[0] * shape[1]
-            frame.append(np.frombuffer(data, dtype, size, position).reshape(shape))
-            position += size * dtype.itemsize
-        frames.append(frame)
-    return frames, bits
+    """The first ``count`` frames of a bench Y4M clip, and its bits per sample."""
+    found = y4m.plan(path.read_bytes())
+    return found.frames[:count], found.bits
 
 
 def crop(frames: Frames, top: int, left: int, height: int, width: int) -> Frames:
