@@ -26,6 +26,7 @@ from .api import decompress as decompress_bytes
 from .atomic import atomic_file
 from .detect import Modality, detect_as
 from .errors import InputError
+from .sources import is_source, read_source
 
 ImageInput = bytes | bytearray | memoryview | str | os.PathLike[str] | np.ndarray | Any
 
@@ -55,15 +56,8 @@ def compress(
 ) -> bytes:
     """Compress an image: file bytes or a path (byte-exact unless ``pixels``), or a numpy array
     / PIL image (pixel-exact). Returns a single-file archive."""
-    if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        name = name or path.name
-    elif isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
+    if is_source(image):
+        data, name, _ = read_source(image, name)
     else:
         data, pixels, name = _png_of(image), True, name or "image.png"
     modality = detect_as(Modality.IMAGE, name, data[:4096])

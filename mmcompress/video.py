@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from .api import decompress as decompress_bytes
 from .atomic import atomic_file
 from .detect import Modality, detect_as
 from .errors import InputError
+from .sources import is_source, read_source
 
 Frame = list[np.ndarray]
 
@@ -43,20 +45,14 @@ def compress(
     """Compress a video: file bytes or a path (byte-exact; a coded video keeps its decoded frames
     instead under ``frames``), or frames (see the module docstring; ``bits`` per sample, ``rate``
     the frame rate as a fraction). Returns a single-file archive."""
-    if isinstance(video, (str, os.PathLike)):
-        path = Path(video)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        name = name or path.name
-    elif isinstance(video, (bytes, bytearray, memoryview)):
-        data = bytes(video)
+    if is_source(video):
+        data, name, _ = read_source(video, name)
     else:
         from .videoio import y4m
 
+        given = cast(Iterable[Sequence[np.ndarray] | np.ndarray], video)
         planes = [[frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
-                  for frame in video]  # fmt: skip
+                  for frame in given]  # fmt: skip
         try:
             data = y4m.write(planes, bits=bits, rate=rate)
         except ValueError as exc:

@@ -34,25 +34,21 @@ explained on their bytes, with a note.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import types
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
 
 from .. import __version__
 from ..detect import Modality, detect
-from ..errors import InputError, MmcError
+from ..errors import MmcError
 from ..levels import recipe
 from ..progress import progress
+from ..sources import Source, read_source
 from .charts import PixelCosts, heat_map_image, heat_map_png, limits_chart_png
 from .costs import ModelCosts, ModelSpec, installed_models, level_model, model_costs, parse_model
 from .limits import Limits, measure_limits
 from .report import FileReport, Report
-
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
-
 
 _DETECT_BYTES = 4096
 
@@ -67,13 +63,8 @@ def default_models(level: int | None = None) -> list[ModelSpec]:
 
 
 def _read(source: Source, name: str) -> tuple[bytes, str, Path | None]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "data", None
-    path = Path(source)
-    try:
-        return path.read_bytes(), name or path.name, path
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    data, name, path = read_source(source, name)
+    return data, name or "data", path
 
 
 def explain_one(
