@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORPUS := ../shared/corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test check bench bench-images fuzz train clean
+.PHONY: help venv run test check bench bench-images fuzz train clean bench-video
 
 help: ## list the targets
 	@echo "make targets:"
@@ -38,6 +38,10 @@ bench: venv ## measure on the benchmark corpus, write BENCHMARKS.md and bench-ou
 bench-images: venv ## bits per pixel vs PNG, WebP, JPEG XL on the photo sets; writes bench-out/images/
 	$(BIN)/mmcompress bench --images $(CORPUS)/bench/images/kodak $(CORPUS)/bench/images/waterloo \
 		$(CORPUS)/bench/images/imagecompression --out bench-out/images
+
+bench-video: venv ## the video table and plot of BENCHMARKS.md (raw clips, and FFV1 clips with --frames)
+	$(BIN)/python scripts/measure_video.py --frames --out bench-out/video.json \
+		--plot docs/benchmarks-video.png
 
 FUZZ_SECONDS ?= 60
 
