@@ -51,16 +51,28 @@ import numba
 import numpy as np
 
 from ..segments import Segmentation
-from .base import Predictor, PredictorSession
+from .base import Predictor
+from .lockstep import (
+    ALPHABET_SIZE,
+    HASH_MULTIPLIER,
+    MAX_HISTORY,
+    NO_MATCH,
+    KernelSession,
+    aligned_zeros,
+    all_bytes,
+    follow_matches,
+    match_symbols,
+    segment_start,
+    table_bits,
+)
 
-ALPHABET_SIZE = 256
 PRECISION_BITS = 16
 TABLE_TOTAL = 1 << PRECISION_BITS
 SPARE_TOTAL = TABLE_TOTAL - ALPHABET_SIZE  # what remains once every symbol has its 1
 PROBABILITY_BITS = 44  # fixed point of the blend; keeps sum(scores) * TABLE_TOTAL < 2^63
 PROBABILITY_ONE = 1 << PROBABILITY_BITS
 RECIPROCAL_BITS = 46  # >= PROBABILITY_BITS (score_sum <= 2^46: exact); SPARE_TOTAL << 46 < 2^63
-MAX_ORDER = 8  # a segment's history is one uint64: its last 8 bytes
+MAX_ORDER = MAX_HISTORY
 
 # Orders 0, 1, 2 are direct-indexed rows of 256 counts (1 + 256 + 65536 rows).
 DENSE_ORDERS = 3
@@ -79,8 +91,6 @@ SPARSE_SLOTS = SPARSE_ROW_WORDS - ROW_HEADER_WORDS
 SLOT_SYMBOL_MASK = 0xFF
 SLOT_COUNT_SHIFT = 8
 SPARSE_COUNT_MAX = 255
-CACHE_LINE_BYTES = 64
-HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio (Fibonacci hashing)
 CHECK_BITS = 16
 MIN_TABLE_BITS = 12  # hashed tables of small blocks: at least 2^12 rows...
 TABLE_ROWS_PER_BYTE = 2  # ...and about 2 per byte (a byte adds at most 1 context per order)
@@ -97,14 +107,11 @@ SEE_INCREMENT = 2  # counts move by 2 so that halving (rounding up) keeps a litt
 
 # Match model: position table indexed by a hash of the last match_min_length bytes.
 MATCH_BUCKETS = 32  # a mixing weight per match length, lengths >= 31 share the last one
-MATCH_LENGTH_MAX = 32  # how far back a new match is verified
 WEIGHT_BITS = 16  # match mixing weights, fixed point
 WEIGHT_ONE = 1 << WEIGHT_BITS
 WEIGHT_MIN = 1 << (WEIGHT_BITS - 10)  # keep w in [1/1024, 1 - 1/1024]
 WEIGHT_MAX = WEIGHT_ONE - WEIGHT_MIN
 WEIGHT_START = WEIGHT_ONE // 4  # an untried match length starts at w = 1/4
-NO_MATCH = -1
-MAX_BLOCK_SIZE = (1 << 31) - 3  # match table entries are int32 positions plus 2
 
 FORMAT_VERSION = 1
 
@@ -477,54 +484,6 @@ def _count_sparse(sparse_rows, row, check, symbol, count_limit):
         words[ROW_TOTAL] = total
 
 
-@numba.njit(cache=True, inline="always")
-def _segment_offset(position, short_length, long_count):
-    """Offset of a block position inside its segment (leading segments are one longer)."""
-    long_span = long_count * (short_length + 1)
-    if position < long_span:
-        return position % (short_length + 1)
-    return (position - long_span) % short_length
-
-
-@numba.njit(cache=True, inline="always")
-def _segment_start(b, short_length, long_count):
-    return b * short_length + min(b, long_count)
-
-
-@numba.njit(cache=True, inline="always")
-def _match_index(history, min_length, hash_bits):
-    """Match table entry of the last ``min_length`` bytes of a history."""
-    context = history
-    if min_length < MAX_ORDER:
-        context = history & ((np.uint64(1) << np.uint64(8 * min_length)) - np.uint64(1))
-    h = (context + np.uint64(MAX_ORDER + 1)) * HASH_MULTIPLIER  # apart from the order hashes
-    return np.int64(h >> np.uint64(64 - hash_bits))
-
-
-@numba.njit(cache=True)
-def _match_length(block, candidate, position, step, short_length, long_count):
-    """How many bytes before ``candidate`` equal those ending at ``position`` (at most
-    MATCH_LENGTH_MAX), looking only within this segment and at bytes already coded (every
-    segment has coded step + 1 bytes once this step's update is done)."""
-    length = 0
-    while length <= step and length < MATCH_LENGTH_MAX:
-        before = candidate - 1 - length
-        if before < 0 or _segment_offset(before, short_length, long_count) > step:
-            break
-        if block[before] != block[position - length]:
-            break
-        length += 1
-    return length
-
-
-@numba.njit(cache=True)
-def _all_bytes(symbols):
-    for i in range(symbols.size):
-        if symbols[i] < 0 or symbols[i] >= ALPHABET_SIZE:
-            return False
-    return True
-
-
 @numba.njit(cache=True)
 def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_from, update_until):
     """Walk steps [first_step, last_step): the tables of steps >= predict_from go to ``out``, the
@@ -567,11 +526,11 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
         match_rate_shift,
     ) = parameters
     touched = np.uint64(0)
-    if not _all_bytes(symbols):
+    if not all_bytes(symbols):
         return -1, touched
     rows = np.empty((segment_count, max_order + 1), dtype=np.int64)
     checks_wanted = np.empty((segment_count, max_order + 1), dtype=np.int64)
-    match_symbols = np.full(segment_count, NO_MATCH, dtype=np.int64)
+    predicted = np.full(segment_count, NO_MATCH, dtype=np.int64)
     scores = np.empty(ALPHABET_SIZE, dtype=np.int64)
     keep = np.empty(ALPHABET_SIZE, dtype=np.int32)
     found_orders = np.empty(segment_count, dtype=np.int64)
@@ -590,15 +549,9 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
             if max_order >= DENSE_ORDERS - 1:
                 touched += dense_counts[rows[b, DENSE_ORDERS - 1], 0]
         # The match model predicts only from bytes coded before this step (offset < step).
-        for b in range(active):
-            match_symbols[b] = NO_MATCH
-            pointer = match_pointers[b]
-            if (
-                match_lengths[b] > 0
-                and pointer < block.size
-                and _segment_offset(pointer, short_length, long_count) < step
-            ):
-                match_symbols[b] = block[pointer]
+        match_symbols(
+            block, match_pointers, match_lengths, active, step, short_length, long_count, predicted
+        )
         if step >= predict_from:
             for b in range(active):
                 _table(
@@ -614,7 +567,7 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
                     see_prior,
                     see_slots[b],
                     successes[b],
-                    match_symbols[b],
+                    predicted[b],
                     match_buckets[b],
                     match_weights,
                     ppm_shares[b : b + 1],
@@ -645,12 +598,12 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
                         top = order
                         break
                 successes[b] = 1 if found_orders[b] == top and top >= 0 else 0
-                if match_symbols[b] != NO_MATCH:
+                if predicted[b] != NO_MATCH:
                     _learn_match_weight(
                         match_weights,
                         match_buckets[b],
                         ppm_shares[b],
-                        match_symbols[b] == symbol,
+                        predicted[b] == symbol,
                         match_rate_shift,
                     )
             # 2. Counts, in segment order.
@@ -675,29 +628,28 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
                         sparse_count_limit,
                     )
                 histories[b] = (histories[b] << np.uint64(8)) | np.uint64(symbol)
-                block[_segment_start(b, short_length, long_count) + step] = symbol
+                block[segment_start(b, short_length, long_count) + step] = symbol
             # 3. Match model: follow each segment's match or look for a new one, and register
             #    this position. Table entries are read in a first loop: overlapping misses.
             if match_min_length > 0:
+                touched += follow_matches(
+                    block,
+                    match_table,
+                    match_pointers,
+                    match_lengths,
+                    predicted,
+                    histories,
+                    symbols,
+                    position,
+                    active,
+                    step,
+                    short_length,
+                    long_count,
+                    match_min_length,
+                    match_hash_bits,
+                    match_indices,
+                )
                 for b in range(active):
-                    match_indices[b] = _match_index(histories[b], match_min_length, match_hash_bits)
-                    touched += np.uint64(match_table[match_indices[b]])
-                for b in range(active):
-                    here = _segment_start(b, short_length, long_count) + step
-                    if match_symbols[b] == np.int64(symbols[position + b]):
-                        match_pointers[b] += 1
-                        match_lengths[b] += 1
-                    else:
-                        match_lengths[b] = 0
-                        candidate = np.int64(match_table[match_indices[b]]) - 1  # 0 is empty
-                        if candidate >= 0 and step + 1 >= match_min_length:
-                            length = _match_length(
-                                block, candidate, here, step, short_length, long_count
-                            )
-                            if length >= match_min_length:
-                                match_pointers[b] = candidate
-                                match_lengths[b] = length
-                    match_table[match_indices[b]] = here + 2  # next position, plus one
                     match_buckets[b] = min(match_lengths[b], MATCH_BUCKETS - 1)
             position += active
     return 0, touched  # (touched is returned only so that the prefetch loads are kept)
@@ -746,21 +698,6 @@ class _Parameters(NamedTuple):
     match_rate_shift: int
 
 
-def _table_bits(configured_bits: int, block_size: int) -> int:
-    """Hash table size used for a block: the configured one, or about 2 rows per byte if less."""
-    wanted = max(MIN_TABLE_BITS, (TABLE_ROWS_PER_BYTE * block_size).bit_length())
-    return min(configured_bits, wanted)
-
-
-def _aligned_zeros(shape: tuple[int, int], dtype: Any) -> np.ndarray:
-    """np.zeros whose rows start on cache-line boundaries (a sparse row is one memory fetch)."""
-    itemsize = np.dtype(dtype).itemsize
-    n_items = shape[0] * shape[1]
-    buffer = np.zeros(n_items + CACHE_LINE_BYTES // itemsize, dtype=dtype)
-    offset = (-buffer.ctypes.data % CACHE_LINE_BYTES) // itemsize
-    return buffer[offset : offset + n_items].reshape(shape)
-
-
 class ContextModel(Predictor):
     """Training-free adaptive context model over bytes; see the module docstring."""
 
@@ -803,19 +740,19 @@ class ContextModel(Predictor):
         return ContextModelSession(self.settings, segmentation)
 
 
-class ContextModelSession(PredictorSession):
+class ContextModelSession(KernelSession):
     """The tables of one block, shared by its segments, plus each segment's history."""
 
     def __init__(self, settings: ContextModelConfig, segmentation: Segmentation) -> None:
         super().__init__(segmentation)
-        if segmentation.size > MAX_BLOCK_SIZE:
-            raise ValueError(f"blocks of more than {MAX_BLOCK_SIZE} bytes are not supported")
         self.settings = settings
         segments, size = segmentation.segment_count, segmentation.size
         # Small blocks get smaller hash tables (a function of the block size, so the decoder
         # agrees): less memory to clear, same model as long as the tables are not crowded.
-        hash_bits = _table_bits(settings.hash_bits, size)
-        match_hash_bits = _table_bits(settings.match_hash_bits, size)
+        hash_bits = table_bits(settings.hash_bits, TABLE_ROWS_PER_BYTE * size, MIN_TABLE_BITS)
+        match_hash_bits = table_bits(
+            settings.match_hash_bits, TABLE_ROWS_PER_BYTE * size, MIN_TABLE_BITS
+        )
         hashed_orders = max(0, settings.max_order - DENSE_ORDERS + 1)
         see_slots = (settings.max_order + 1) * SEE_SLOTS_PER_ORDER
         # np.zeros maps untouched pages lazily: starting a session costs next to nothing.
@@ -823,7 +760,7 @@ class ContextModelSession(PredictorSession):
             dense_counts=np.zeros((DENSE_ROWS, ALPHABET_SIZE), dtype=np.uint16),
             dense_totals=np.zeros(DENSE_ROWS, dtype=np.int32),
             dense_distinct=np.zeros(DENSE_ROWS, dtype=np.int32),
-            sparse_rows=_aligned_zeros((hashed_orders << hash_bits, SPARSE_ROW_WORDS), np.uint16),
+            sparse_rows=aligned_zeros((hashed_orders << hash_bits, SPARSE_ROW_WORDS), np.uint16),
             see_escapes=np.zeros(see_slots, dtype=np.int32),
             see_totals=np.zeros(see_slots, dtype=np.int32),
             see_slots=np.full((segments, settings.max_order + 1), -1, dtype=np.int64),
@@ -856,7 +793,6 @@ class ContextModelSession(PredictorSession):
         )
         self._kernel_arrays = tuple(self._arrays)
         self._kernel_parameters = tuple(self._parameters)
-        self._pending: np.ndarray | None = None
 
     def _run(
         self,
@@ -879,56 +815,3 @@ class ContextModelSession(PredictorSession):
         )
         if status < 0:
             raise ValueError("symbols must be bytes (0..255)")
-
-    def _learn_pending(self) -> None:
-        """Learn the symbols :meth:`update` received and kept for the next call."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._run(pending, _NO_TABLES, self.step - 1, self.step, self.step, self.step)
-
-    def predict(self) -> np.ndarray:
-        """Tables of the current step, (active(step), 256) uint32."""
-        step = self.step
-        if step >= self.segmentation.steps:
-            raise ValueError("the block has no more steps")
-        out = np.empty((self.segmentation.active(step), ALPHABET_SIZE), dtype=np.uint32)
-        if self._pending is None:
-            self._run(_NO_SYMBOLS, out, step, step + 1, step, step)
-        else:  # learn step - 1 and predict step in one call: one kernel entry per decoded step
-            pending, self._pending = self._pending, None
-            self._run(pending, out, step - 1, step + 1, step, step)
-        return out
-
-    def update(self, symbols: np.ndarray) -> None:
-        """Record the step's symbols; they are learned at the start of the next call."""
-        self._learn_pending()
-        symbols = np.array(symbols, dtype=np.int64).reshape(-1)  # a copy: the caller may reuse
-        if self.step >= self.segmentation.steps:
-            raise ValueError("the block has no more steps")
-        if symbols.size != self.segmentation.active(self.step):
-            raise ValueError("update needs one symbol per active segment")
-        if not _all_bytes(symbols):
-            raise ValueError("symbols must be bytes (0..255)")
-        self._pending = symbols
-        self.step += 1
-
-    def tables_for(self, symbols: np.ndarray, first_step: int, last_step: int) -> np.ndarray:
-        """Encoder path: every table of steps [first_step, last_step) in one kernel call."""
-        seg = self.segmentation
-        if first_step != self.step:
-            raise ValueError("tables_for must continue where the session stands")
-        if not first_step <= last_step <= seg.steps:
-            raise ValueError("step range outside the block")
-        symbols = np.ascontiguousarray(symbols, dtype=np.int64).reshape(-1)
-        count = seg.step_offset(last_step) - seg.step_offset(first_step)
-        if symbols.size != count:
-            raise ValueError("tables_for needs the symbols of exactly those steps")
-        self._learn_pending()
-        out = np.empty((count, ALPHABET_SIZE), dtype=np.uint32)
-        self._run(symbols, out, first_step, last_step, first_step, last_step)
-        self.step = last_step
-        return out
-
-
-_NO_SYMBOLS = np.zeros(0, dtype=np.int64)
-_NO_TABLES = np.zeros((0, ALPHABET_SIZE), dtype=np.uint32)
