@@ -41,7 +41,14 @@ def installed_models() -> list[dict[str, Any]]:
             "size_bytes": 0,
             "sha256": "",
             "description": "adaptive order-N context model (no weights, learns while coding)",
-        }
+        },
+        {
+            "name": "bcm",
+            "kind": "context-mixing",
+            "size_bytes": 0,
+            "sha256": "",
+            "description": "binary context mixing of hashed contexts (no weights, learns while coding)",
+        },
     ]
     folder = models_dir()
     found = []

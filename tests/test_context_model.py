@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from bytemodels import (
+    ALICE,
+    CODE,
+    corpus_prefix,
+    decoder_tables,
+    encoder_tables,
+    synthetic_text,
+    tables_sha256,
+)
 
 from mmcompress.coder import Decoder, Encoder, ideal_code_length_bits
 from mmcompress.intmath import is_valid_freq_table, scores_to_freq_table
@@ -19,60 +26,6 @@ from mmcompress.predictors.context import (
     _scores_to_table,
 )
 from mmcompress.segments import Segmentation
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench"
-ALICE = CORPUS / "text" / "alice29.txt"
-CODE = CORPUS / "code" / "python" / "click" / "core.py"
-# Steps per tables_for call when a test plays the encoder (deliberately not a divisor of steps).
-CHUNK_STEPS = 97
-
-
-def corpus_prefix(path: Path, size: int) -> np.ndarray:
-    if not path.exists():
-        pytest.skip(f"corpus file {path} not available")
-    return np.frombuffer(path.read_bytes()[:size], dtype=np.uint8)
-
-
-def synthetic_text(size: int) -> np.ndarray:
-    """Text-like bytes from a fixed LCG over a small vocabulary: available everywhere."""
-    words = [b"the", b"cat", b"sat", b"on", b"a", b"mat", b"while", b"dog", b"ran", b"away", b"\n"]
-    state = 12345
-    out = bytearray()
-    while len(out) < size:
-        state = (state * 1103515245 + 12345) % (1 << 31)
-        out += words[(state >> 16) % len(words)] + b" "
-    return np.frombuffer(bytes(out[:size]), dtype=np.uint8)
-
-
-def encoder_tables(
-    model: ContextModel, data: np.ndarray, segments: int, chunk_steps: int = CHUNK_STEPS
-) -> tuple[Segmentation, np.ndarray, np.ndarray]:
-    """(segmentation, symbols in coding order, their tables) as the encoder computes them."""
-    seg = Segmentation(data.size, segments)
-    symbols = seg.interleave(data)
-    session = model.start(seg)
-    parts = [np.zeros((0, ALPHABET_SIZE), dtype=np.uint32)]
-    for first in range(0, seg.steps, chunk_steps):
-        last = min(seg.steps, first + chunk_steps)
-        parts.append(
-            session.tables_for(symbols[seg.step_offset(first) : seg.step_offset(last)], first, last)
-        )
-    return seg, symbols, np.concatenate(parts)
-
-
-def decoder_tables(model: ContextModel, seg: Segmentation, symbols: np.ndarray) -> np.ndarray:
-    """The tables the decoder sees: predict, then update with the step's symbols."""
-    session = model.start(seg)
-    parts = [np.zeros((0, ALPHABET_SIZE), dtype=np.uint32)]
-    for step in range(seg.steps):
-        parts.append(session.predict())
-        session.update(symbols[seg.step_offset(step) : seg.step_offset(step + 1)])
-    return np.concatenate(parts)
-
-
-def tables_sha256(tables: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(tables, dtype="<u4").tobytes()).hexdigest()
-
 
 # ---------------------------------------------------------------------------------------------
 # configuration

@@ -16,6 +16,7 @@ from .base import BlockCodec, Codec, NotApplicable, Predictor, PredictorSession
 #: importing the package neither compiles numba kernels nor loads torch.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "cm": ("context", "ContextModel"),
+    "bcm": ("bitcm", "BitContextMixer"),
     "bytefmr": ("transformer", "ByteTransformer"),
     "hf": ("hf", "HFCodec"),
     "hf-int": ("intgpt2", "IntGPT2Codec"),
