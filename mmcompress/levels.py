@@ -34,6 +34,10 @@ def _cm(**parameters: Any) -> dict[str, Any]:
     return {"id": "cm", **parameters}
 
 
+def _bcm(**parameters: Any) -> dict[str, Any]:
+    return {"id": "bcm", **parameters}
+
+
 #: The pixel codec (predictors/pixel.py): the small model at the fast levels (about 3 CPU s per
 #: megapixel), the default one (pixel-m, ~3 % smaller output, ~8 s per megapixel) from -5 on.
 _PIXEL_FAST = {"id": "pixel", "name": "pixel-s"}
@@ -52,14 +56,21 @@ _BYTEFMR_S = {
     "segment_count": 256,
     "min_segment_length": 512,  # 4x the window: more segments in lockstep, decoding 3x faster
 }
-#: -9: the context model and the byte transformer mixed online (predictors/mixer.py).
-_MIX = {"id": "mix", "cm": _cm(), "transformer": _BYTEFMR_S, "learning_rate": 48, "context_bits": 4}
+#: -9: binary context mixing and the byte transformer mixed online (predictors/mixer.py).
+_MIX = {
+    "id": "mix",
+    "cm": _bcm(),
+    "transformer": _BYTEFMR_S,
+    "learning_rate": 48,
+    "context_bits": 4,
+}
 
 
-# Levels 2-8 code bytes with the context model (predictors/context.py); they differ in context
-# orders, the match model and block size (bigger blocks let the adaptive tables learn longer).
-# -9 mixes it with the byte transformer, which is too slow for the default. Measured figures:
-# BENCHMARKS.md.
+# Levels 2-4 code bytes with the PPM context model (predictors/context.py: fast), 5-8 with binary
+# context mixing (predictors/bitcm.py: ~8 % smaller, about half the speed); they differ in
+# context orders, the match model and block size (bigger blocks let the adaptive tables learn
+# longer). -9 mixes binary context mixing with the byte transformer, which is too slow for the
+# default. Measured figures: BENCHMARKS.md.
 RECIPES: dict[int, LevelRecipe] = {
     1: LevelRecipe(1, None, 3, notes="zstd -3 only: fastest"),
     2: LevelRecipe(
@@ -88,15 +99,15 @@ RECIPES: dict[int, LevelRecipe] = {
     ),
     5: LevelRecipe(
         5,
-        _cm(),
+        _bcm(),
         19,
-        notes="default: context model, orders 0-5 + match model",
+        notes="default: binary context mixing, orders 0-4, 6, words, columns + match model",
         pixel=_PIXEL,
         video=_FRAMES,
     ),
     6: LevelRecipe(
         6,
-        _cm(),
+        _bcm(),
         19,
         block_size=16 << 20,
         notes="default model, 16 MiB blocks",
@@ -105,19 +116,19 @@ RECIPES: dict[int, LevelRecipe] = {
     ),
     7: LevelRecipe(
         7,
-        _cm(),
+        _bcm(hash_bits=23),
         19,
         block_size=32 << 20,
-        notes="default model, 32 MiB blocks",
+        notes="default model, 32 MiB blocks, 512 MiB of context slots",
         pixel=_PIXEL,
         video=_FRAMES,
     ),
     8: LevelRecipe(
         8,
-        _cm(),
+        _bcm(hash_bits=23),
         19,
         block_size=64 << 20,
-        notes="default model, 64 MiB blocks",
+        notes="default model, 64 MiB blocks, 512 MiB of context slots",
         pixel=_PIXEL,
         video=_FRAMES,
     ),
@@ -126,7 +137,7 @@ RECIPES: dict[int, LevelRecipe] = {
         _MIX,
         19,
         block_size=64 << 20,
-        notes="max: context model + byte transformer, mixed online (about 9 KB/s)",
+        notes="max: binary context mixing + byte transformer, mixed online (slow: see BENCHMARKS.md)",
         pixel=_PIXEL,
         video=_FRAMES,
     ),

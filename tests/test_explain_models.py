@@ -88,7 +88,7 @@ def test_mixer_at_level_9() -> None:
     named = mmcompress.explain(data, level=9, models=["mix"], tools=())
     (mix,) = by_level.files[0].models
     assert mix.name == "mix" and mix.config["id"] == "mix" and by_level.level == 9
-    assert mix.config["bytefmr"]["name"] == "bytefmr-s" and mix.config["cm"]["id"] == "cm"
+    assert mix.config["bytefmr"]["name"] == "bytefmr-s" and mix.config["cm"]["id"] == "bcm"
     np.testing.assert_array_equal(named.files[0].models[0].bits, mix.bits)
     assert mix.cross_entropy_bits == pytest.approx(sum(b.cross_entropy_bits for b in mix.blocks))
     assert 0 <= mix.coder_overhead_bytes < 8

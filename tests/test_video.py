@@ -57,7 +57,7 @@ def test_y4m_takes_the_frame_path_byte_exactly_and_beats_the_byte_path(tmp_path:
     assert video.decompress_bytes(blob) == data
     plain = io.BytesIO()
     Compressor(5).pack_stream(io.BytesIO(data), plain, name="clip.y4m", pixel_path=False)
-    assert len(blob) < 0.9 * len(plain.getvalue())
+    assert len(blob) < 0.95 * len(plain.getvalue())  # the byte path is bcm from -5 on
 
 
 def test_frames_in_frames_out_ten_bit(tmp_path: Path) -> None:

@@ -143,6 +143,7 @@ APM_BITS = 16
 MIXER_WEIGHT_BITS = 16
 MIXER_WEIGHT_START = 1 << 14  # every input but the bias starts at weight 1/4
 MIXER_WEIGHT_LIMIT = 1 << 24
+MIXER_BOOST_BYTES = 4096  # the mixer learns faster at a block's start: + boost * 4096 / (n + 4096)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class BitContextMixerConfig:
     hash_bits: int = 22  # at most 2^hash_bits slots of 64 bytes, shared by all contexts
     counter_limit: int = 255  # n stops here: the slowest rate is 1 / (limit + 1.5)
     mixer_rate: int = 16  # mixer learning rate (error multiplier)
+    mixer_boost: int = 192  # added to the rate at a block's start, fading over its first KBs
     apm_rate: int = 6  # APM entries move by 2^-rate towards each bit
     match_min_length: int = 6  # 0 disables the match model
     match_hash_bits: int = 22  # at most 2^match_hash_bits int32 positions
@@ -179,6 +181,8 @@ class BitContextMixerConfig:
             raise ValueError(f"counter_limit must be in 1..{COUNT_MASK}")
         if not 1 <= self.mixer_rate <= 64 or not 1 <= self.apm_rate <= 12:
             raise ValueError("mixer_rate must be in 1..64 and apm_rate in 1..12")
+        if not 0 <= self.mixer_boost <= 1024:
+            raise ValueError("mixer_boost must be in 0..1024")
         if self.match_min_length and not 2 <= self.match_min_length <= MAX_HISTORY:
             raise ValueError(f"match_min_length must be 0 or in 2..{MAX_HISTORY}")
         if not 8 <= self.match_hash_bits <= 28:
@@ -515,6 +519,7 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
         mixed2,
         slot_ids,
         mass,
+        learned,
     ) = arrays
     (
         short_length,
@@ -523,6 +528,7 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
         slot_bits,
         counter_limit,
         mixer_rate,
+        mixer_boost,
         apm_rate,
         match_min_length,
         match_hash_bits,
@@ -600,9 +606,11 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
                     mixed2[b],
                     symbol,
                     counter_limit,
-                    mixer_rate,
+                    mixer_rate
+                    + (mixer_boost * MIXER_BOOST_BYTES) // (learned[0] + MIXER_BOOST_BYTES),
                     apm_rate,
                 )
+                learned[0] += 1
                 histories[b] = (histories[b] << np.uint64(8)) | np.uint64(symbol)
                 if _is_word_byte(symbol):
                     folded = symbol | 32 if 65 <= symbol <= 90 else symbol
@@ -669,6 +677,7 @@ class _SessionArrays(NamedTuple):
     mixed2: np.ndarray  # (B, 256) int64: the second mixer's
     slot_ids: np.ndarray  # (B, contexts, 17) int64: scratch, the slots a prediction reads
     mass: np.ndarray  # (512,) int64: scratch, probability mass of the tree's nodes
+    learned: np.ndarray  # (1,) int64: bytes learned so far in the block
 
 
 class _Parameters(NamedTuple):
@@ -680,6 +689,7 @@ class _Parameters(NamedTuple):
     slot_bits: int
     counter_limit: int
     mixer_rate: int
+    mixer_boost: int
     apm_rate: int
     match_min_length: int
     match_hash_bits: int
@@ -790,6 +800,7 @@ class BitContextMixerSession(KernelSession):
             mixed2=np.zeros((segments, ALPHABET_SIZE), dtype=np.int64),
             slot_ids=np.zeros((segments, contexts.size, NIBBLE_SLOTS), dtype=np.int64),
             mass=np.zeros(2 * ALPHABET_SIZE, dtype=np.int64),
+            learned=np.zeros(1, dtype=np.int64),
         )
         self._parameters = _Parameters(
             short_length=segmentation.short_length,
@@ -798,6 +809,7 @@ class BitContextMixerSession(KernelSession):
             slot_bits=slot_bits,
             counter_limit=settings.counter_limit,
             mixer_rate=settings.mixer_rate,
+            mixer_boost=settings.mixer_boost,
             apm_rate=settings.apm_rate,
             match_min_length=settings.match_min_length,
             match_hash_bits=match_hash_bits,
