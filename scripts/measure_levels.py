@@ -1,6 +1,6 @@
 """Measure every level's ratio and warm speed on a few bench files (the levels table of BENCHMARKS.md).
 
-    .venv/bin/python scripts/measure_levels.py [FILE...] > levels.md
+    .venv/bin/python scripts/measure_levels.py [--levels 1-8] [FILE...] > levels.md
 
 In-process, numba already compiled (one warm-up call per level), wall-clock seconds, best of 2.
 Prints a Markdown table: level, recipe notes, total bits per byte, pack and unpack KB/s.
@@ -33,14 +33,27 @@ def _best_seconds(function, argument) -> tuple[float, object]:
     return best, result
 
 
+def _levels(text: str) -> list[int]:
+    """"1-8" or "5,9" -> the levels named."""
+    levels: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        levels.extend(range(int(first), int(last or first) + 1))
+    return levels
+
+
 def main(argv: list[str]) -> int:
+    levels = list(RECIPES)
+    if argv[:1] == ["--levels"]:
+        levels, argv = _levels(argv[1]), argv[2:]
     files = [Path(a) for a in argv] or DEFAULT_FILES
     datas = [f.read_bytes() for f in files]
     total_in = sum(len(d) for d in datas)
     print(f"Files: {', '.join(f.name for f in files)} ({total_in:,} bytes)\n")
     print("| level | recipe | bytes | bits/byte | pack KB/s | unpack KB/s |")
     print("|---:|---|---:|---:|---:|---:|")
-    for level, recipe in RECIPES.items():
+    for level in levels:
+        recipe = RECIPES[level]
         compressor = mmcompress.Compressor(level)
         compressor.compress(b"warm-up " * 1000)  # compile numba kernels, build tables
         pack_s = unpack_s = 0.0

@@ -63,7 +63,7 @@ def test_config_round_trip_and_compact_form() -> None:
         {"id": "bcm", "version": 1, "order_mask": 1},  # order 0 is always there, not a context
         {"id": "bcm", "version": 1, "order_mask": 1 << 9},
         {"id": "bcm", "version": 1, "order_mask": 0, "word_model": 0, "column_model": 0},
-        {"id": "bcm", "version": 1, "word_model": 3},
+        {"id": "bcm", "version": 1, "word_model": 4},
         {"id": "bcm", "version": 1, "counter_limit": 1024},
         {"id": "bcm", "version": 1, "match_min_length": 9},
         {"id": "bcm", "version": 1, "hash_bits": 27},
@@ -139,6 +139,7 @@ def test_switching_between_decoder_and_encoder_calls_mid_block() -> None:
         {"order_mask": 0b10, "word_model": 0, "column_model": 0},
         {"order_mask": 0b111111110, "sparse_model": 1},
         {"match_min_length": 0, "word_model": 1},
+        {"word_model": 3, "column_model": 0},
         {"hash_bits": 12, "counter_limit": 3},  # a crowded table: slots are taken over
         {"mixer_rate": 1, "apm_rate": 1, "match_min_length": 2, "mixer_boost": 0},
     ],

@@ -136,6 +136,7 @@ WORD_CONTEXT = MAX_HISTORY + 1  # the current word and the one before it
 WORD_ALONE_CONTEXT = MAX_HISTORY + 2  # the current word only
 SPARSE_CONTEXT = MAX_HISTORY + 3  # the 2nd and 3rd byte back (skipping the last one)
 COLUMN_CONTEXT = MAX_HISTORY + 4  # the byte above (same column, line before) and the last byte
+WORD_TRIPLE_CONTEXT = MAX_HISTORY + 5  # the current word and the two before it
 MATCH_BUCKETS = 16  # match counters per length (lengths >= 15 share the last)
 MATCH_LONG = 16  # mixer sets tell "no match / short / long (>= this) match" apart
 APM_POINTS = 33
@@ -169,8 +170,8 @@ class BitContextMixerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.order_mask < 1 << (MAX_HISTORY + 1) or self.order_mask & 1:
             raise ValueError(f"order_mask must select orders among 1..{MAX_HISTORY}")
-        if self.word_model not in (0, 1, 2):
-            raise ValueError("word_model must be 0, 1 or 2")
+        if self.word_model not in (0, 1, 2, 3):
+            raise ValueError("word_model must be 0, 1, 2 or 3")
         if self.sparse_model not in (0, 1) or self.column_model not in (0, 1):
             raise ValueError("sparse_model and column_model must be 0 or 1")
         if not self.order_mask and not self.word_model:
@@ -191,7 +192,7 @@ class BitContextMixerConfig:
     def contexts(self) -> tuple[int, ...]:
         """The hashed contexts in mixer-input order: orders ascending, then the word model."""
         orders = tuple(k for k in range(1, MAX_HISTORY + 1) if self.order_mask >> k & 1)
-        words = (WORD_CONTEXT, WORD_ALONE_CONTEXT)[: self.word_model]
+        words = (WORD_CONTEXT, WORD_ALONE_CONTEXT, WORD_TRIPLE_CONTEXT)[: self.word_model]
         sparse = (SPARSE_CONTEXT,) if self.sparse_model else ()
         column = (COLUMN_CONTEXT,) if self.column_model else ()
         return orders + words + sparse + column
@@ -240,11 +241,14 @@ def _mix64(h):
 
 
 @numba.njit(cache=True)
-def _context_hashes(history, word, previous_word, above, contexts, out):
+def _context_hashes(history, word, previous_word, older_word, above, contexts, out):
     for i in range(contexts.size):
         order = contexts[i]
         if order == WORD_CONTEXT:
             h = (word + np.uint64(0x51ED27)) * HASH_MULTIPLIER ^ previous_word
+        elif order == WORD_TRIPLE_CONTEXT:
+            h = (word + np.uint64(0x6D2B79F5)) * HASH_MULTIPLIER ^ previous_word
+            h = (h + older_word) * HASH_MULTIPLIER
         elif order == WORD_ALONE_CONTEXT:
             h = (word + np.uint64(0x3A9F1)) * HASH_MULTIPLIER
         elif order == SPARSE_CONTEXT:
@@ -549,7 +553,13 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
             if lines[b, 1] >= 0 and lines[b, 1] + column < lines[b, 0]:
                 above = np.int64(block[lines[b, 1] + column])
             _context_hashes(
-                histories[b], words[b, 0], words[b, 1], above, contexts, context_hashes[b]
+                histories[b],
+                words[b, 0],
+                words[b, 1],
+                words[b, 2],
+                above,
+                contexts,
+                context_hashes[b],
             )
         match_symbols(
             block, match_pointers, match_lengths, active, step, short_length, long_count, predicted
@@ -616,6 +626,7 @@ def _run_steps(arrays, parameters, symbols, out, first_step, last_step, predict_
                     folded = symbol | 32 if 65 <= symbol <= 90 else symbol
                     words[b, 0] = (words[b, 0] + np.uint64(folded + 1)) * HASH_MULTIPLIER
                 elif words[b, 0] != np.uint64(0):
+                    words[b, 2] = words[b, 1]
                     words[b, 1] = words[b, 0]
                     words[b, 0] = np.uint64(0)
                 here = segment_start(b, short_length, long_count) + step
@@ -666,7 +677,7 @@ class _SessionArrays(NamedTuple):
     match_pointers: np.ndarray  # (B,) int64: position of each segment's predicted byte
     match_lengths: np.ndarray  # (B,) int64: 0 when the segment has no match
     histories: np.ndarray  # (B,) uint64: each segment's last 8 bytes, newest lowest
-    words: np.ndarray  # (B, 2) uint64: hash of the current word and of the one before
+    words: np.ndarray  # (B, 3) uint64: hash of the current word and of the two before
     lines: np.ndarray  # (B, 2) int64: block position where the current / previous line starts
     context_hashes: np.ndarray  # (B, contexts) uint64: this step's context hashes
     inputs: np.ndarray  # (B, 256, inputs) int64: each node's stretched inputs, for learning
@@ -789,7 +800,7 @@ class BitContextMixerSession(KernelSession):
             match_pointers=np.zeros(segments, dtype=np.int64),
             match_lengths=np.zeros(segments, dtype=np.int64),
             histories=np.zeros(segments, dtype=np.uint64),
-            words=np.zeros((segments, 2), dtype=np.uint64),
+            words=np.zeros((segments, 3), dtype=np.uint64),
             lines=np.stack([segmentation.starts(), np.full(segments, -1)], axis=1).astype(np.int64),
             context_hashes=np.zeros((segments, contexts.size), dtype=np.uint64),
             inputs=np.zeros((segments, ALPHABET_SIZE, n_inputs), dtype=np.int64),

@@ -1,7 +1,8 @@
-"""The mixer: the context model and the byte transformer run side by side, their tables mixed.
+"""The mixer: an online byte model and the byte transformer run side by side, their tables mixed.
 
-:class:`Mixer` (registry id ``"mix"``) runs a :class:`~.context.ContextModel` session (``"cm"``:
-learns the file in hand) and a :class:`~.transformer.ByteTransformer` session (``"bytefmr"``:
+:class:`Mixer` (registry id ``"mix"``) runs an online model's session (its ``"cm"`` slot: the
+binary context mixer ``"bcm"`` at -9, or the PPM context model ``"cm"``: learns the file in hand)
+and a :class:`~.transformer.ByteTransformer` session (``"bytefmr"``:
 knows language in general) over the same segmentation, and mixes their two frequency tables
 symbol by symbol, as the mixers of paq8 / lpaq (Mahoney 2005-2007) mix bit predictions, but over
 the whole byte alphabet at once: *geometric* (logistic) mixing in the log domain::
@@ -414,8 +415,9 @@ class Mixer(Predictor):
         learning_rate: int = LEARNING_RATE,
         context_bits: int = CONTEXT_BITS,
     ) -> None:
-        """``cm`` and ``transformer``: predictors, or their configs (a level recipe's spelling:
-        ``{"id": "cm", ...}`` and the transformer's ``config()``, found in models/)."""
+        """``cm`` (an online byte model) and ``transformer``: predictors, or their configs (a level
+        recipe's spelling: ``{"id": "bcm", ...}`` and the transformer's ``config()``, found in
+        models/)."""
         if not 0 <= context_bits <= 8 or not 0 <= learning_rate <= 1 << 12:
             raise ValueError("mixer parameters out of range")
         self.cm = _as_predictor(cm)
