@@ -34,7 +34,7 @@ def _best_seconds(function, argument) -> tuple[float, object]:
 
 
 def _levels(text: str) -> list[int]:
-    """"1-8" or "5,9" -> the levels named."""
+    """The levels a spec like 1-8 or 5,9 names."""
     levels: list[int] = []
     for part in text.split(","):
         first, _, last = part.partition("-")
