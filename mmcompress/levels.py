@@ -52,7 +52,7 @@ _BYTEFMR_S = {
     "id": "bytefmr",
     "version": 1,
     "name": "bytefmr-s",
-    "sha256": "f1135b9a20fb103bc2af2d08c39430f8ca19a7318f7122e5ea74d2e701f3882d",
+    "sha256": "866bf52b219d13262d3ab82e9f1c53894f02839af4676a4a28694df2fcff8c77",
     "segment_count": 256,
     "min_segment_length": 512,  # 4x the window: more segments in lockstep, decoding 3x faster
 }

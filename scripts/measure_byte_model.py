@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/measure_byte_model.py '{"id": "bcm", "mixer_rate": 12}' FILE...
 
-The spec is a level recipe's spelling (``{"id": ..., parameters}``). Prints bits per byte per
+The spec is a level recipe's spelling (``{"id": ..., parameters}``) or a predictor's config
+(with ``"version"``, as ``mmcompress models --json`` or models/manifest.json give it). Prints bits per byte per
 file (-log2 of each byte's table entry: what the range coder reaches within a few bytes) and the
 encoder-path speed, then the total. Tune only on ../shared/corpus/train, never on bench.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcompress.predictors import predictor_for_recipe
+from mmcompress.predictors import build_predictor, predictor_for_recipe
 from mmcompress.segments import Segmentation, choose_segment_count
 
 CHUNK_SYMBOLS = 4096
@@ -24,7 +25,8 @@ CHUNK_SYMBOLS = 4096
 
 def ideal_bits(spec: dict, data: bytes) -> tuple[float, float]:
     """(bits for the whole of ``data``, seconds) with a fresh model, one block."""
-    model = predictor_for_recipe(spec)
+    # an archive's spelling (with "version", e.g. a transformer's config) or a recipe's
+    model = build_predictor(spec) if "version" in spec else predictor_for_recipe(spec)
     segments = choose_segment_count(len(data), model.segment_count, model.min_segment_length)
     seg = Segmentation(len(data), segments)
     session = model.start(seg)

