@@ -5,7 +5,8 @@
 The spec is a level recipe's spelling (``{"id": ..., parameters}``) or a predictor's config
 (with ``"version"``, as ``mmcompress models --json`` or models/manifest.json give it). Prints bits per byte per
 file (-log2 of each byte's table entry: what the range coder reaches within a few bytes) and the
-encoder-path speed, then the total. Tune only on ../shared/corpus/train, never on bench.
+encoder-path speed, then the total. Each file is coded with the tag an archive gives it (its
+detected modality). Tune only on ../shared/corpus/train, never on bench.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
+from mmcompress.detect import detect
 from mmcompress.predictors import build_predictor, predictor_for_recipe
 from mmcompress.segments import Segmentation, choose_segment_count
 
 CHUNK_SYMBOLS = 4096
 
 
-def ideal_bits(spec: dict, data: bytes) -> tuple[float, float]:
-    """(bits for the whole of ``data``, seconds) with a fresh model, one block."""
+def ideal_bits(spec: dict, data: bytes, tag: int = 0) -> tuple[float, float]:
+    """(bits for the whole of ``data``, seconds) with a fresh model, one block, coded with
+    ``tag`` (archives pass the entry's modality)."""
     # an archive's spelling (with "version", e.g. a transformer's config) or a recipe's
     model = build_predictor(spec) if "version" in spec else predictor_for_recipe(spec)
     segments = choose_segment_count(len(data), model.segment_count, model.min_segment_length)
     seg = Segmentation(len(data), segments)
-    session = model.start(seg)
+    session = model.start(seg, tag)
     symbols = seg.interleave(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
     steps_per_chunk = CHUNK_SYMBOLS // seg.segment_count + 1
     bits, started = 0.0, time.perf_counter()
@@ -50,7 +53,8 @@ def main(argv: list[str]) -> int:
     total_bits = total_bytes = 0.0
     for name in argv[1:]:
         data = Path(name).read_bytes()
-        bits, seconds = ideal_bits(dict(spec), data)
+        tag = int(detect(name, data[:4096]))  # what an archive passes: the entry's modality
+        bits, seconds = ideal_bits(dict(spec), data, tag)
         total_bits += bits
         total_bytes += len(data)
         speed = len(data) / 1000 / max(seconds, 1e-9)
