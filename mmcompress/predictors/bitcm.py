@@ -40,20 +40,20 @@ in two adjacent lines or takes over the one whose first node has been used less.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import numba
 import numpy as np
 
 from ..segments import Segmentation
-from .base import Predictor
 from .lockstep import (
     ALPHABET_SIZE,
     HASH_MULTIPLIER,
     MAX_HISTORY,
     NO_MATCH,
     KernelSession,
+    OnlineByteModel,
     aligned_zeros,
     all_bytes,
     follow_matches,
@@ -728,41 +728,14 @@ def _maps_start(contexts: int) -> np.ndarray:
     return np.tile(row, contexts * MAP_COUNTS)
 
 
-class BitContextMixer(Predictor):
+class BitContextMixer(OnlineByteModel):
     """Training-free binary context mixing over bytes; see the module docstring."""
 
     kind: ClassVar[str] = "bcm"
-    alphabet_size = ALPHABET_SIZE
+    settings_class = BitContextMixerConfig
+    format_version = FORMAT_VERSION
     precision_bits = PRECISION_BITS
-    segment_count = 64
-    min_segment_length = 2048
-
-    def __init__(self, **parameters: int) -> None:
-        self.settings = BitContextMixerConfig(**parameters)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> BitContextMixer:
-        """Rebuild the model described by :meth:`config` (as read back from an archive)."""
-        config = dict(config)
-        if config.pop("id", cls.kind) != cls.kind:
-            raise ValueError("not a bcm configuration")
-        version = config.pop("version", None)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"unsupported bcm version {version!r}")
-        known = {field.name for field in fields(BitContextMixerConfig)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown bcm parameters: {', '.join(unknown)}")
-        return cls(**config)
-
-    def config(self) -> dict[str, Any]:
-        return {"id": self.kind, "version": FORMAT_VERSION, **asdict(self.settings)}
-
-    def compact_config(self) -> dict[str, Any]:
-        """:meth:`config` without the parameters equal to this version's defaults."""
-        defaults = asdict(BitContextMixerConfig())
-        changed = {k: v for k, v in asdict(self.settings).items() if defaults[k] != v}
-        return {"id": self.kind, "version": FORMAT_VERSION, **changed}
+    settings: BitContextMixerConfig
 
     def start(self, segmentation: Segmentation, tag: int = 0) -> BitContextMixerSession:
         """A fresh session; ``tag`` is accepted for the interface and does not change the model."""
@@ -825,27 +798,6 @@ class BitContextMixerSession(KernelSession):
             match_min_length=settings.match_min_length,
             match_hash_bits=match_hash_bits,
         )
+        self._kernel = _run_steps
         self._kernel_arrays = tuple(self._arrays)
         self._kernel_parameters = tuple(self._parameters)
-
-    def _run(
-        self,
-        symbols: np.ndarray,
-        out: np.ndarray,
-        first_step: int,
-        last_step: int,
-        predict_from: int,
-        update_until: int,
-    ) -> None:
-        status, _ = _run_steps(
-            self._kernel_arrays,
-            self._kernel_parameters,
-            symbols,
-            out,
-            first_step,
-            last_step,
-            predict_from,
-            update_until,
-        )
-        if status < 0:
-            raise ValueError("symbols must be bytes (0..255)")

@@ -44,20 +44,20 @@ run the very same kernel code in the same order: bit-identical tables, with no P
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import numba
 import numpy as np
 
 from ..segments import Segmentation
-from .base import Predictor
 from .lockstep import (
     ALPHABET_SIZE,
     HASH_MULTIPLIER,
     MAX_HISTORY,
     NO_MATCH,
     KernelSession,
+    OnlineByteModel,
     aligned_zeros,
     all_bytes,
     follow_matches,
@@ -698,42 +698,14 @@ class _Parameters(NamedTuple):
     match_rate_shift: int
 
 
-class ContextModel(Predictor):
+class ContextModel(OnlineByteModel):
     """Training-free adaptive context model over bytes; see the module docstring."""
 
     kind: ClassVar[str] = "cm"
-    alphabet_size = ALPHABET_SIZE
+    settings_class = ContextModelConfig
+    format_version = FORMAT_VERSION
     precision_bits = PRECISION_BITS
-    segment_count = 64
-    # Shared tables make segments cheap: 64 segments of 2.4 KB cost ~0.3% on alice29.
-    min_segment_length = 2048
-
-    def __init__(self, **parameters: int) -> None:
-        self.settings = ContextModelConfig(**parameters)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ContextModel:
-        """Rebuild the model described by :meth:`config` (as read back from an archive)."""
-        config = dict(config)
-        if config.pop("id", cls.kind) != cls.kind:
-            raise ValueError("not a context model configuration")
-        version = config.pop("version", None)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"unsupported context model version {version!r}")
-        known = {field.name for field in fields(ContextModelConfig)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown context model parameters: {', '.join(unknown)}")
-        return cls(**config)
-
-    def config(self) -> dict[str, Any]:
-        return {"id": self.kind, "version": FORMAT_VERSION, **asdict(self.settings)}
-
-    def compact_config(self) -> dict[str, Any]:
-        """:meth:`config` without the parameters equal to this version's defaults."""
-        defaults = asdict(ContextModelConfig())
-        changed = {k: v for k, v in asdict(self.settings).items() if defaults[k] != v}
-        return {"id": self.kind, "version": FORMAT_VERSION, **changed}
+    settings: ContextModelConfig
 
     def start(self, segmentation: Segmentation, tag: int = 0) -> ContextModelSession:
         """A fresh session; ``tag`` is accepted for the interface and does not change the model."""
@@ -791,27 +763,6 @@ class ContextModelSession(KernelSession):
             match_hash_bits=match_hash_bits,
             match_rate_shift=settings.match_rate_shift,
         )
+        self._kernel = _run_steps
         self._kernel_arrays = tuple(self._arrays)
         self._kernel_parameters = tuple(self._parameters)
-
-    def _run(
-        self,
-        symbols: np.ndarray,
-        out: np.ndarray,
-        first_step: int,
-        last_step: int,
-        predict_from: int,
-        update_until: int,
-    ) -> None:
-        status, _ = _run_steps(
-            self._kernel_arrays,
-            self._kernel_parameters,
-            symbols,
-            out,
-            first_step,
-            last_step,
-            predict_from,
-            update_until,
-        )
-        if status < 0:
-            raise ValueError("symbols must be bytes (0..255)")
