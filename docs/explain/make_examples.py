@@ -24,8 +24,8 @@ from mmcompress.explain.browser import Browser, find_chromium
 HERE = Path(__file__).resolve().parent
 #: (name, path in the bench corpus): one text, one source file.
 EXAMPLES = (("alice29", "text/alice29.txt"), ("deflate.c", "code/c/zlib/deflate.c"))
-#: The level's model and a context model of another order, compared in the alice29 example.
-MODELS = ("level", "cm-o6", "bytefmr-s", "bytefmr-s:float", "mix")
+#: The level's model (bcm at -5) and the PPM context model of -4, compared in the alice29 example.
+MODELS = ("level", "cm-o4", "bytefmr-s", "bytefmr-s:float", "mix")
 #: (name, path in the bench corpus, explain options, {screenshot: index of the page's figure it
 #: scrolls to}): a Kodak image and a raw video clip, explained on their pixels with the level's
 #: pixel model (pixel-m) and video model (pixel-v). Figures: the limits chart, then (video) the
@@ -150,10 +150,11 @@ order-0 and order-2 empirical entropy and the classic tools. See `mmcompress exp
 docstring of `mmcompress/explain/__init__.py`.
 
 Everything here is made by `docs/explain/make_examples.py` (corpus: `../shared/corpus/bench`):
-the JSON by `mmcompress explain FILE --model level --model cm-o6 --model bytefmr-s --model
-bytefmr-s:float --model mix --json --charts docs/explain` (the text examples; `bytefmr-s:float`
-is the float model the integer one was exported from, measured but never coded; `mix` is the
--9 mixer of the context model and the byte transformer),
+the JSON by `mmcompress explain FILE --model level --model cm-o4 --model bytefmr-s --model
+bytefmr-s:float --model mix --json --charts docs/explain` (the text examples; `level` is the
+default level's binary context mixing, `cm-o4` the PPM context model of -4; `bytefmr-s:float` is
+the float model the integer one was exported from, measured but never coded; `mix` is the -9
+mixer of binary context mixing and the byte transformer),
 the screenshots of the page (`-o report.html`, not kept: it embeds the input) by headless
 Chromium, and the tables below from the JSON. No figure is typed by hand.
 
