@@ -233,6 +233,23 @@ def _node_place(c0):
 
 
 @numba.njit(cache=True, inline="always")
+def _match_bit(predicted, c0, depth):
+    """The bit the match model expects at tree node c0 (depth bits decoded), or -1 when there is
+    no match or the bits so far already left the predicted byte."""
+    if predicted == NO_MATCH or (c0 ^ (1 << depth)) != predicted >> (8 - depth):
+        return -1
+    return (predicted >> (7 - depth)) & 1
+
+
+@numba.njit(cache=True, inline="always")
+def _train_mixer(weights, mixer_set, inputs, err):
+    """One mixer weight set moves along its inputs by the error (16.16 fixed point, clamped)."""
+    for k in range(inputs.size):
+        w = np.int64(weights[mixer_set, k]) + ((inputs[k] * err + 0x8000) >> 16)
+        weights[mixer_set, k] = min(MIXER_WEIGHT_LIMIT, max(-MIXER_WEIGHT_LIMIT, w))
+
+
+@numba.njit(cache=True, inline="always")
 def _mix64(h):
     h ^= h >> np.uint64(29)
     h *= HASH_MULTIPLIER
@@ -380,8 +397,8 @@ def _predict_byte(
             map_ids[c0, i] = mapped
         x = 0
         node_match = 0
-        if predicted != NO_MATCH and (c0 ^ (1 << depth)) == predicted >> (8 - depth):
-            expected = (predicted >> (7 - depth)) & 1
+        expected = _match_bit(predicted, c0, depth)
+        if expected >= 0:
             x = STRETCH[_counter_p12(match_counters[match_bucket * 2 + expected])]
             node_match = match_state
         inputs[c0, n_inputs - 1] = x
@@ -447,25 +464,23 @@ def _learn_byte(
 ):
     """Learn one segment's byte along its tree path, with what its prediction kept."""
     n_contexts = context_hashes.size
-    n_inputs = inputs.shape[1]
     match_bucket = min(match_length, MATCH_BUCKETS - 1)
     claimed = np.empty(n_contexts, dtype=np.int64)
     c0 = 1
     for depth in range(8):
         bit = (symbol >> (7 - depth)) & 1
-        if depth == 0 or depth == 4:
-            selector = 0 if depth == 0 else 1 + (c0 & 15)
+        selector, node = _node_place(c0)
+        if depth == 0 or depth == 4:  # a new nibble: its slot in every context
             for i in range(n_contexts):
                 claimed[i] = _claim_slot(slots, context_hashes[i], selector, slot_bits)
-        node = c0 if depth < 4 else (1 << (depth - 4)) | (c0 & ((1 << (depth - 4)) - 1))
         order0[c0] = _counter_update(order0[c0], bit, COUNT_MASK)
         for i in range(n_contexts):
             slots[claimed[i], node] = _counter_update(slots[claimed[i], node], bit, counter_limit)
             mapped = map_ids[c0, i]
             if mapped >= 0:
                 maps[mapped] = _counter_update(maps[mapped], bit, COUNT_MASK)
-        if predicted != NO_MATCH and (c0 ^ (1 << depth)) == predicted >> (8 - depth):
-            expected = (predicted >> (7 - depth)) & 1
+        expected = _match_bit(predicted, c0, depth)
+        if expected >= 0:
             k = match_bucket * 2 + expected
             match_counters[k] = _counter_update(match_counters[k], bit, COUNT_MASK)
         dot = mixed[c0]
@@ -473,11 +488,8 @@ def _learn_byte(
         err2 = ((bit << PROB_BITS) - SQUASH[mixed2[c0] + STRETCH_LIMIT + 1]) * mixer_rate
         mixer_set = sets[c0]
         second_set = (previous_byte << 8) | c0
-        for k in range(n_inputs):
-            w = np.int64(weights[mixer_set, k]) + ((inputs[c0, k] * err + 0x8000) >> 16)
-            weights[mixer_set, k] = min(MIXER_WEIGHT_LIMIT, max(-MIXER_WEIGHT_LIMIT, w))
-            w = np.int64(weights2[second_set, k]) + ((inputs[c0, k] * err2 + 0x8000) >> 16)
-            weights2[second_set, k] = min(MIXER_WEIGHT_LIMIT, max(-MIXER_WEIGHT_LIMIT, w))
+        _train_mixer(weights, mixer_set, inputs[c0], err)
+        _train_mixer(weights2, second_set, inputs[c0], err2)
         _, low = _apm(apm1, c0, dot)
         _apm_update(apm1, low, bit, apm_rate)
         _, low = _apm(apm2, (previous_byte << 8) | c0, dot)
