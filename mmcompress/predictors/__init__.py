@@ -20,6 +20,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "bytefmr": ("transformer", "ByteTransformer"),
     "hf": ("hf", "HFCodec"),
     "hf-int": ("intgpt2", "IntGPT2Codec"),
+    "int-llama": ("intllama", "IntLlamaCodec"),
     "pixel": ("pixel", "PixelCodec"),
     "mix": ("mixer", "Mixer"),
     "frames": ("frames", "FramesCodec"),

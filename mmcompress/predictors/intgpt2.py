@@ -42,7 +42,6 @@ segments at once (teacher forcing) while the decoder steps with a KV cache: the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -54,16 +53,13 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from ..coder import Decoder, Encoder
 from ..errors import CorruptArchive, InputError, ModelMissing, UnsupportedFormat
-from ..progress import progress
-from ..segments import Segmentation
 from . import hfenv
 from . import intlayers as il
+from .exacttokens import PRECISION_BITS, ExactTokenCodec
 from .hf import (
     DEFAULT_MIN_SEGMENT_TOKENS,
     DEFAULT_SEGMENT_COUNT,
-    TokenCodec,
     import_transformers,
     load_options,
     load_tokenizer,
@@ -71,8 +67,6 @@ from .hf import (
 )
 
 VERSION = 1
-#: Every frequency table sums to 2^PRECISION_BITS (the coder's most).
-PRECISION_BITS = 24
 #: Activation scales are snapped to powers of 2^(1/SCALE_STEPS_PER_OCTAVE).
 SCALE_STEPS_PER_OCTAVE = 8
 #: The calibrated largest residual value maps to 2^RESIDUAL_BITS on the residual grid...
@@ -87,12 +81,6 @@ LOGIT_FRAC_BITS = 5
 LOGIT_EXP_LUT_SIZE = 1024
 #: Calibration: at most this many tokens of the text, and of the vocabulary sweep.
 CALIBRATION_TOKENS = 2048
-#: The encoder evaluates about this many (segment, position) pairs per forward call.
-TOKENS_PER_CALL = 4096
-#: Frequency tables are made for at most this many (rows × vocabulary) logits at once.
-LOGITS_PER_CALL = 1 << 23
-#: A logit far below every other: special and unused ids (only the floor of 1 is left to them).
-MASKED_LOGIT = -(1 << 40)
 
 #: Calibration text: PEP 8 ("A Foolish Consistency..."), placed in the public domain by its
 #: authors (python/peps, as samples/pep-0008.rst). Changing it changes every conversion.
@@ -516,7 +504,7 @@ class IntGPT2:
 # ------------------------------------------------------------------------------------------------
 
 
-class IntGPT2Codec(TokenCodec):
+class IntGPT2Codec(ExactTokenCodec):
     """Codes text blocks with a local GPT-2 run in integers: portable archives (module docstring)."""
 
     kind: ClassVar[str] = "hf-int"
@@ -642,126 +630,6 @@ class IntGPT2Codec(TokenCodec):
                 "here); --force tries anyway"
             )
         return codec
-
-    def _coding(self) -> contextlib.AbstractContextManager[Any]:
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch_threads(self.threads))
-        stack.enter_context(torch.inference_mode())
-        return stack
-
-    # --- tables ---------------------------------------------------------------------------------
-
-    def freq_tables(self, hidden: torch.Tensor) -> np.ndarray:
-        """int8 hidden rows (R, d) -> (R, vocabulary) tables summing to 2^24."""
-        rows = max(1, LOGITS_PER_CALL // self.alphabet)
-        out = np.empty((hidden.shape[0], self.alphabet), dtype=np.uint32)
-        for lo in range(0, hidden.shape[0], rows):
-            logits = self.model.logits(hidden[lo : lo + rows])
-            if self._masked.numel():
-                logits[:, self._masked] = MASKED_LOGIT
-            out[lo : lo + rows] = il.logits_to_freq_tables(
-                logits, self.model.logit_exp_table, PRECISION_BITS
-            )
-        return out
-
-    # --- coding ---------------------------------------------------------------------------------
-
-    def epochs(self, steps: int) -> list[tuple[int, int]]:
-        """The window spans [first, last] of coding steps: each span starts from BOS (+ the
-        ``overlap`` tokens before it, after the first) and grows to ``window`` positions."""
-        spans, first, context = [], 0, 1
-        while first < steps:
-            last = min(steps - 1, first + self.window - context)
-            spans.append((first, last))
-            first, context = last + 1, self.overlap + 1
-        return spans
-
-    def _code_tokens(
-        self,
-        segmentation: Segmentation,
-        tokens: np.ndarray | None,
-        encoder: Encoder | None,
-        decoder: Decoder | None,
-    ) -> np.ndarray:
-        if segmentation.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        batch = segmentation.segment_count
-        # grid[b, s]: token s of segment b (BOS past a segment's end), filled as steps are coded
-        grid = torch.full((batch, segmentation.steps), self.bos_id, dtype=torch.int64)
-        valid = (
-            torch.arange(segmentation.steps)[None, :]
-            < torch.from_numpy(segmentation.lengths())[:, None]
-        )
-        if tokens is not None:  # (t, b) coding order = row-major order of the (steps, B) grid
-            coding_grid = grid.T.contiguous()
-            coding_grid[valid.T] = torch.from_numpy(
-                segmentation.interleave(tokens).astype(np.int64)
-            )
-            grid = coding_grid.T.contiguous()
-        bos = torch.full((batch, 1), self.bos_id, dtype=torch.int64)
-        with progress(total=segmentation.size, desc="LLM", unit="tok") as bar:
-            for first, last in self.epochs(segmentation.steps):
-                context = (
-                    bos
-                    if first == 0
-                    else torch.cat([bos, grid[:, first - self.overlap : first]], dim=1)
-                )
-                cache = self.model.new_cache()
-                if encoder is not None:
-                    self._encode_span(
-                        segmentation, grid, valid, context, cache, first, last, encoder
-                    )
-                else:
-                    assert decoder is not None
-                    self._decode_span(segmentation, grid, context, cache, first, last, decoder)
-                bar.update(segmentation.step_offset(last + 1) - segmentation.step_offset(first))
-        return grid.T[valid.T].numpy()
-
-    def _encode_span(
-        self,
-        segmentation: Segmentation,
-        grid: torch.Tensor,
-        valid: torch.Tensor,
-        context: torch.Tensor,
-        cache: IntGPT2Cache,
-        first: int,
-        last: int,
-        encoder: Encoder,
-    ) -> None:
-        """Teacher forcing: the span's inputs are known, so evaluate them in a few large calls."""
-        batch = grid.shape[0]
-        inputs = torch.cat([context, grid[:, first:last]], dim=1)  # predicts steps first..last
-        skip = context.shape[1] - 1  # positions whose output predicts nothing of this span
-        per_call = max(1, TOKENS_PER_CALL // batch)
-        for lo in range(0, inputs.shape[1], per_call):
-            hidden = self.model.forward(inputs[:, lo : lo + per_call], cache)  # (B, t, d)
-            begin = max(lo, skip)
-            if begin >= lo + hidden.shape[1]:
-                continue
-            steps = slice(first + begin - skip, first + lo + hidden.shape[1] - skip)
-            rows = hidden[:, begin - lo :].transpose(0, 1)[valid[:, steps].T]  # coding order
-            symbols = grid[:, steps].T[valid[:, steps].T].numpy()
-            encoder.encode(symbols, self.freq_tables(rows))
-
-    def _decode_span(
-        self,
-        segmentation: Segmentation,
-        grid: torch.Tensor,
-        context: torch.Tensor,
-        cache: IntGPT2Cache,
-        first: int,
-        last: int,
-        decoder: Decoder,
-    ) -> None:
-        """Step by step with the KV cache: each step's tokens are the next step's inputs."""
-        hidden = self.model.forward(context, cache)[:, -1]
-        for step in range(first, last + 1):
-            active = segmentation.active(step)
-            symbols = decoder.decode(self.freq_tables(hidden[:active])).astype(np.int64)
-            self._check_decoded(symbols)
-            grid[:active, step] = torch.from_numpy(symbols)
-            if step < last:
-                hidden = self.model.forward(grid[:, step : step + 1], cache)[:, -1]
 
 
 __all__ = [
