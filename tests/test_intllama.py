@@ -174,8 +174,9 @@ def test_config_is_compact_and_rebuilds(dyadic: IntLlamaCodec, dyadic_dir: Path)
     assert isinstance(rebuilt, IntLlamaCodec) and rebuilt.int_sha256 == dyadic.int_sha256
     raw = PEP8.read_bytes()[:400]
     assert rebuilt.decode_block(dyadic.encode_block(raw), len(raw)) == raw
-    defaults = IntLlamaCodec(dyadic_dir).config()
-    assert "window" not in defaults and "segment_count" not in defaults
+    defaults = IntLlamaCodec(dyadic_dir).config()  # the window shrinks to the model's 256
+    assert defaults["window"] == 256 and defaults["overlap"] == 64
+    assert "segment_count" not in defaults and "min_segment_tokens" not in defaults
 
 
 def test_moved_model_and_changed_model(
@@ -214,7 +215,38 @@ def test_text_api_round_trip(trained_dir: Path) -> None:
     raw = PASSAGE
     blob = text.compress(raw, model=f"hf-int:{trained_dir}")
     assert text.decompress(blob) == raw
-    assert len(blob) < len(zlib.compress(raw, 9))
+    assert len(blob) < 0.5 * len(raw)  # the model coded it (headers and config included)
+
+
+def test_cli_pack_unpack(
+    trained_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from mmcompress import cli
+
+    source = tmp_path / "notes"
+    source.mkdir()
+    (source / "passage.rst").write_bytes(PASSAGE)
+    assert cli.main(["-q", "pack", str(source), "--model", f"hf-int:{trained_dir}"]) == 0
+    archive = tmp_path / "notes.mmc"
+    assert cli.main(["list", "--json", str(archive)]) == 0
+    codecs = json.loads(capsys.readouterr().out)["codecs"]
+    assert codecs[0]["id"] == "int-llama" and "torch" not in codecs[0]
+    restored = tmp_path / "restored"
+    assert cli.main(["-q", "unpack", str(archive), "-o", str(restored)]) == 0
+    assert (restored / "passage.rst").read_bytes() == PASSAGE
+
+
+def test_cli_level_llm_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmcompress import cli
+
+    (tmp_path / "a.txt").write_bytes(PASSAGE)
+    assert cli.main(["pack", "--level", "llm", "--model", "llm", str(tmp_path / "a.txt")]) == 1
+    assert "--level llm and --model" in capsys.readouterr().err
+    assert not (tmp_path / "a.txt.mmc").exists()
+    with pytest.raises(SystemExit):
+        cli.main(["pack", "--level", "lm", str(tmp_path / "a.txt")])
 
 
 def test_refused_models(tmp_path: Path, trained_dir: Path) -> None:

@@ -71,6 +71,10 @@ LOGIT_EXP_SIZE = 32 << LOGIT_FRAC
 #: Saturation of the integer grids (real values far beyond any a model produces).
 RESIDUAL_LIMIT = float(1 << 40)
 VALUE_LIMIT = float(1 << 24)
+#: Rows of a weight converted at a time (bounds the conversion's temporaries).
+CONVERT_ROWS = 4096
+#: Output columns of one matrix product (bounds the float64 copy of the head's weights).
+PRODUCT_COLUMNS = 8192
 #: The window (positions) is at most this: weights (2^16) × values (2^24) × keys stays < 2^53.
 MAX_WINDOW = 2048
 
@@ -231,18 +235,23 @@ class ExactLinear:
     def from_float(cls, weight: np.ndarray, device: str = "cpu") -> ExactLinear:
         peak = np.abs(weight).max(axis=1)
         frac = WEIGHT_BITS - np.frexp(np.where(peak > 0, peak, 1.0))[1].astype(np.int64)
-        integers = np.round(weight * np.ldexp(1.0, frac)[:, None]).astype(np.float32)
-        return cls(
-            torch.from_numpy(np.ascontiguousarray(integers.T)).to(device),
-            torch.from_numpy(frac).to(device),
-        )
+        integers = np.empty(weight.shape[::-1], dtype=np.float32)  # (in, out)
+        for lo in range(0, weight.shape[0], CONVERT_ROWS):  # a few MB of temporaries at a time
+            rows = slice(lo, lo + CONVERT_ROWS)
+            integers[:, rows] = np.round(weight[rows] * np.ldexp(1.0, frac[rows])[:, None]).T
+        return cls(torch.from_numpy(integers).to(device), torch.from_numpy(frac).to(device))
 
     def __call__(self, x: torch.Tensor, in_frac: int, out_frac: int) -> torch.Tensor:
         """Integer rows on the grid 2^-in_frac -> integer rows on 2^-out_frac (one rounding)."""
         rows, shift = quantize_rows(x)
-        acc = rows @ self.weight_t.double()  # exact: every partial sum is an integer < 2^53
-        # two exact power-of-two scalings (per row, per column), then the one rounding
-        return torch.round(acc * pow2(shift + (out_frac - in_frac)) * pow2(-self.frac))
+        row_scale = pow2(shift + (out_frac - in_frac))
+        width = self.weight_t.shape[1]
+        parts = []
+        for lo in range(0, width, PRODUCT_COLUMNS):  # the head: a float64 copy of a slice only
+            acc = rows @ self.weight_t[:, lo : lo + PRODUCT_COLUMNS].double()  # exact (< 2^53)
+            # two exact power-of-two scalings (per row, per column), then the one rounding
+            parts.append(acc.mul_(row_scale).mul_(pow2(-self.frac[lo : lo + PRODUCT_COLUMNS])))
+        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)).round_()
 
     def integers(self) -> list[np.ndarray]:
         return [self.weight_t.cpu().numpy(), self.frac.cpu().numpy()]
@@ -311,8 +320,9 @@ class LlamaBlock:
 
 
 class LlamaCache:
-    """Per layer, of every position seen: the rotated keys as int16 rows and their shifts, and
-    the values; buffers (N, kv_heads, positions, ·) allocated at the first forward."""
+    """Per layer, of every position seen: the rotated keys as int16-range rows with their shifts,
+    and the values (integers below 2^24): held in float32, which is exact for both and half the
+    memory of float64; buffers (N, kv_heads, positions, ·) allocated at the first forward."""
 
     def __init__(self, layers: int) -> None:
         self.layers = layers
@@ -326,20 +336,11 @@ class LlamaCache:
     ) -> None:
         if self.keys:
             return
+        shape = (rows, kv_heads, positions, head_dim)
         for _ in range(self.layers):
-            self.keys.append(
-                torch.zeros(
-                    (rows, kv_heads, positions, head_dim), dtype=torch.float64, device=device
-                )
-            )
-            self.key_shifts.append(
-                torch.zeros((rows, kv_heads, positions, 1), dtype=torch.int64, device=device)
-            )
-            self.values.append(
-                torch.zeros(
-                    (rows, kv_heads, positions, head_dim), dtype=torch.float64, device=device
-                )
-            )
+            self.keys.append(torch.zeros(shape, dtype=torch.float32, device=device))
+            self.key_shifts.append(torch.zeros(shape[:-1] + (1,), dtype=torch.int64, device=device))
+            self.values.append(torch.zeros(shape, dtype=torch.float32, device=device))
 
 
 class IntLlama:
@@ -365,10 +366,13 @@ class IntLlama:
 
         embedding = tensors["token_embd.weight"]
         # on the residual grid; float32 holds these integers exactly (|value| < 2^24)
-        scaled = np.round(embedding * float(1 << RESIDUAL_FRAC))
-        if np.abs(scaled).max() >= 1 << 24:
+        if np.abs(embedding).max() >= 1 << (24 - RESIDUAL_FRAC):
             raise InputError("token embedding values beyond ±256 are not supported")
-        self.embedding = torch.from_numpy(scaled.astype(np.float32)).to(device)
+        scaled = np.empty(embedding.shape, dtype=np.float32)
+        for lo in range(0, len(embedding), CONVERT_ROWS):
+            rows = slice(lo, lo + CONVERT_ROWS)
+            scaled[rows] = np.round(embedding[rows] * float(1 << RESIDUAL_FRAC))
+        self.embedding = torch.from_numpy(scaled).to(device)
         self.blocks = [
             LlamaBlock(
                 attn_norm=vector(f"blk.{i}.attn_norm.weight"),
@@ -444,10 +448,12 @@ class IntLlama:
         # the query's and the key's power-of-two factors are applied one after the other)
         head_bits = hd.bit_length() - 1
         query_scale = pow2(q_shift + (ATT_FRAC - 2 * QKV_FRAC) - head_bits // 2)
-        logits = torch.round(acc * query_scale * pow2(key_shifts.transpose(-2, -1)))
-        logits = logits.masked_fill(~visible.repeat(heads // kv_heads, 1), -math.inf)
-        drop = (logits.amax(dim=-1, keepdim=True) - logits).clamp(max=ATT_EXP_SIZE)
+        logits = acc.mul_(query_scale).mul_(pow2(key_shifts.transpose(-2, -1))).round_()
+        logits.masked_fill_(~visible.repeat(heads // kv_heads, 1), -math.inf)
+        top = logits.amax(dim=-1, keepdim=True)
+        drop = logits.neg_().add_(top).clamp_(max=ATT_EXP_SIZE)  # top - logit, exact
         weights = self.att_exp[drop.to(torch.int64)]
+        del logits, drop
         total = (weights @ values) / weights.sum(dim=-1, keepdim=True)  # one rounding
         return torch.round(total).reshape(rows, heads, count, hd).transpose(1, 2).flatten(2)
 
@@ -487,7 +493,7 @@ class IntLlama:
                 )
                 keys[:, :, start:], key_shifts[:, :, start:] = quantize_rows(k)
                 values[:, :, start:] = v.clamp(-VALUE_LIMIT, VALUE_LIMIT)
-                y = self._attention(q, keys, key_shifts, values, visible)
+                y = self._attention(q, keys.double(), key_shifts, values.double(), visible)
                 x = (x + block.o(y, QKV_FRAC, RESIDUAL_FRAC)).clamp(-RESIDUAL_LIMIT, RESIDUAL_LIMIT)
                 h = rms_norm(x, block.ffn_norm, eps)
                 product = self._silu_product(
@@ -521,8 +527,9 @@ INT_HASH_DIGITS = 16
 #: Default window: 1024 positions, each span restarting with 256 tokens of context.
 DEFAULT_WINDOW = 1024
 DEFAULT_OVERLAP = 256
-#: Segments coded in lockstep: at most 64, each at least 2048 tokens (a restart costs context).
-DEFAULT_SEGMENT_COUNT = 64
+#: Segments coded in lockstep: at most 12 (the KV cache of a segment's window is ~46 MB: peak
+#: memory stays below 2 GB), each at least 2048 tokens (a restart costs context).
+DEFAULT_SEGMENT_COUNT = 12
 DEFAULT_MIN_SEGMENT_TOKENS = 2048
 
 
@@ -558,7 +565,7 @@ class IntLlamaCodec(ExactTokenCodec):
 
     kind: ClassVar[str] = "int-llama"
     #: Attention temporaries are (segments × positions per call × heads × window) float64s.
-    tokens_per_call = 1024
+    tokens_per_call = 512
 
     def __init__(
         self,
