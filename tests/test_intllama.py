@@ -30,10 +30,10 @@ from mmcompress.predictors import build_predictor, hfenv, intllama  # noqa: E402
 from mmcompress.predictors.intllama import IntLlamaCodec  # noqa: E402
 
 #: Golden values (see test_golden_tables and test_golden_constant_tables).
-GOLDEN_INT_SHA256 = "419dd189725ca178ffbce4166d7168b1ac7b470d60cf58f0e06ca4a4923b74b8"
+GOLDEN_INT_SHA256 = "3222fde7e8f0c20434ee481f54caea5db7f44f91eea039884bddf64eb2504551"
 GOLDEN_TABLES_SHA256 = "cffe4fa166a02ccaf25d50f4f6228852a3bfe9974c9963a7c584280d341625af"
 GOLDEN_CONSTANT_TABLES_SHA256 = "2df54e3907641babeda971b3a79c69e0571ea9475faee7faa9df3b8b6861dfb4"
-GOLDEN_SMOLLM2_INT_SHA256 = "d747e45192ad7b2964cb26960681bf3acffa415fe6b3e2573f4e3a9844313758"
+GOLDEN_SMOLLM2_INT_SHA256 = "f8b6a70ff4276d551328afd3e016a9c1ed29838cbea08fa283d3f513611ae7fe"
 GOLDEN_SMOLLM2_TABLES_SHA256 = "9349f74786227ff9d0ceee89933fc88a6386a50340785063af4ec3151f898813"
 
 

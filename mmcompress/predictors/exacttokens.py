@@ -152,7 +152,9 @@ class ExactTokenCodec(TokenCodec):
             steps = slice(first + begin - skip, first + lo + hidden.shape[1] - skip)
             rows = hidden[:, begin - lo :].transpose(0, 1)[valid[:, steps].T]  # coding order
             symbols = grid[:, steps].T[valid[:, steps].T].numpy()
-            encoder.encode(symbols, self.freq_tables(rows))
+            chunk = max(1, LOGITS_PER_CALL // self.alphabet)  # tables of a few rows at a time
+            for at in range(0, len(symbols), chunk):
+                encoder.encode(symbols[at : at + chunk], self.freq_tables(rows[at : at + chunk]))
 
     def _decode_span(
         self,

@@ -149,6 +149,12 @@ class GGUFTensors:
         raw, kind, columns = self._entries[name]
         return dequantize(np.asarray(raw), kind, columns)
 
+    def entry(self, name: str) -> tuple[np.ndarray, str, int]:
+        """(the memory-mapped blocks, type name, columns) of a tensor, for row-wise reading."""
+        if name not in self._entries:
+            raise InputError(f"the GGUF has no tensor {name}")
+        return self._entries[name]
+
 
 def read_gguf(path: Path) -> tuple[LlamaShape, GGUFTensors]:
     """(shape, tensors by GGUF name) of a Llama GGUF; InputError if it is not one."""
@@ -368,11 +374,8 @@ class IntLlama:
         # on the residual grid; float32 holds these integers exactly (|value| < 2^24)
         if np.abs(embedding).max() >= 1 << (24 - RESIDUAL_FRAC):
             raise InputError("token embedding values beyond ±256 are not supported")
-        scaled = np.empty(embedding.shape, dtype=np.float32)
-        for lo in range(0, len(embedding), CONVERT_ROWS):
-            rows = slice(lo, lo + CONVERT_ROWS)
-            scaled[rows] = np.round(embedding[rows] * float(1 << RESIDUAL_FRAC))
-        self.embedding = torch.from_numpy(scaled).to(device)
+        # the token embedding is read from the (memory-mapped) GGUF for the tokens at hand
+        self._embedding_blocks = tensors.entry("token_embd.weight")
         self.blocks = [
             LlamaBlock(
                 attn_norm=vector(f"blk.{i}.attn_norm.weight"),
@@ -392,7 +395,7 @@ class IntLlama:
         self.head = ExactLinear.from_float(
             tensors["output.weight"] if untied else embedding, device
         )
-        del embedding, scaled
+        del embedding
         cos, sin = rope_tables(positions, shape.head_dim, shape.rope_base)
         self.cos = torch.from_numpy(cos).double().to(device)
         self.sin = torch.from_numpy(sin).double().to(device)
@@ -404,7 +407,10 @@ class IntLlama:
     def int_sha256(self) -> str:
         """Content hash of every integer the model computes with."""
         digest = hashlib.sha256()
-        parts: list[np.ndarray] = [self.embedding.cpu().numpy(), self.output_norm.cpu().numpy()]
+        parts: list[np.ndarray] = [
+            np.asarray(self._embedding_blocks[0]),
+            self.output_norm.cpu().numpy(),
+        ]
         for block in self.blocks:
             parts += [block.attn_norm.cpu().numpy(), block.ffn_norm.cpu().numpy()]
             for layer in (block.q, block.k, block.v, block.o, block.gate, block.up, block.down):
@@ -417,6 +423,14 @@ class IntLlama:
             digest.update(f"{array.dtype.str}|{array.shape}\0".encode())
             digest.update(array.tobytes())
         return digest.hexdigest()
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token ids (N, T) -> their embedding rows on the residual grid, float64 (N, T, d)."""
+        blocks, kind, columns = self._embedding_blocks
+        ids = tokens.reshape(-1).cpu().numpy()
+        rows = dequantize(np.asarray(blocks[ids]), kind, columns)
+        scaled = np.round(rows * float(1 << RESIDUAL_FRAC)).reshape(*tokens.shape, columns)
+        return torch.from_numpy(scaled).to(self.device)
 
     def new_cache(self) -> LlamaCache:
         return LlamaCache(len(self.blocks))
@@ -478,7 +492,7 @@ class IntLlama:
         heads, kv_heads, hd = self.shape.heads, self.shape.kv_heads, self.shape.head_dim
         eps = self.shape.norm_eps
         cache.allocate(rows, kv_heads, self.positions, hd, self.device)
-        x = self.embedding[tokens.to(self.device)].double()  # (N, T, d) on 2^-RESIDUAL_FRAC
+        x = self.embed(tokens)  # (N, T, d) on 2^-RESIDUAL_FRAC
         with il.exact_matmuls():
             for index, block in enumerate(self.blocks):
                 h = rms_norm(x, block.attn_norm, eps)
@@ -527,9 +541,9 @@ INT_HASH_DIGITS = 16
 #: Default window: 1024 positions, each span restarting with 256 tokens of context.
 DEFAULT_WINDOW = 1024
 DEFAULT_OVERLAP = 256
-#: Segments coded in lockstep: at most 12 (the KV cache of a segment's window is ~46 MB: peak
+#: Segments coded in lockstep: at most 10 (the KV cache of a segment's window is ~48 MB: peak
 #: memory stays below 2 GB), each at least 2048 tokens (a restart costs context).
-DEFAULT_SEGMENT_COUNT = 12
+DEFAULT_SEGMENT_COUNT = 10
 DEFAULT_MIN_SEGMENT_TOKENS = 2048
 
 
