@@ -194,3 +194,21 @@ def build_tiny_llama(folder: Path, train_steps: int = TRAIN_STEPS, dyadic: bool 
     writer.write_tensors_to_file()
     writer.close()
     return folder
+
+
+def cli_round_trip(model: str, tmp_path: Path, capsys: Any) -> list[dict[str, Any]]:
+    """Pack a folder holding PASSAGE with ``--model MODEL``, list it, unpack it and check the
+    bytes; returns the archive's codec records (``list --json``)."""
+    from mmcompress import cli
+
+    source = tmp_path / "notes"
+    source.mkdir()
+    (source / "passage.rst").write_bytes(PASSAGE)
+    assert cli.main(["-q", "pack", str(source), "--model", model]) == 0
+    archive = tmp_path / "notes.mmc"
+    assert cli.main(["list", "--json", str(archive)]) == 0
+    codecs: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["codecs"]
+    restored = tmp_path / "restored"
+    assert cli.main(["-q", "unpack", str(archive), "-o", str(restored)]) == 0
+    assert (restored / "passage.rst").read_bytes() == PASSAGE
+    return codecs

@@ -17,7 +17,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 import torch  # noqa: E402
-from hfmodels import PASSAGE, PEP8, build_tiny_gpt2  # noqa: E402
+from hfmodels import PASSAGE, PEP8, build_tiny_gpt2, cli_round_trip  # noqa: E402
 
 from mmcompress import text  # noqa: E402
 from mmcompress.errors import InputError, ModelMissing, UnsupportedFormat  # noqa: E402
@@ -228,21 +228,8 @@ def test_not_gpt2_is_refused(tmp_path: Path) -> None:
 def test_cli_pack_unpack(
     trained_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import json
-
-    from mmcompress import cli
-
-    source = tmp_path / "notes"
-    source.mkdir()
-    (source / "passage.rst").write_bytes(PASSAGE)
-    assert cli.main(["-q", "pack", str(source), "--model", f"hf-int:{trained_dir}"]) == 0
-    archive = tmp_path / "notes.mmc"
-    assert cli.main(["list", "--json", str(archive)]) == 0
-    codecs = json.loads(capsys.readouterr().out)["codecs"]
+    codecs = cli_round_trip(f"hf-int:{trained_dir}", tmp_path, capsys)
     assert codecs[0]["id"] == "hf-int" and "torch" not in codecs[0]
-    restored = tmp_path / "restored"
-    assert cli.main(["-q", "unpack", str(archive), "-o", str(restored)]) == 0
-    assert (restored / "passage.rst").read_bytes() == PASSAGE
 
 
 def test_damaged_payload_is_corrupt_archive(codec: IntGPT2Codec) -> None:

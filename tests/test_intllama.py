@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 gguf = pytest.importorskip("gguf")
 
 import torch  # noqa: E402
-from hfmodels import PASSAGE, PEP8, build_tiny_llama  # noqa: E402
+from hfmodels import PASSAGE, PEP8, build_tiny_llama, cli_round_trip  # noqa: E402
 
 from mmcompress import text  # noqa: E402
 from mmcompress.errors import CorruptArchive, InputError, ModelMissing  # noqa: E402
@@ -221,21 +221,8 @@ def test_text_api_round_trip(trained_dir: Path) -> None:
 def test_cli_pack_unpack(
     trained_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import json
-
-    from mmcompress import cli
-
-    source = tmp_path / "notes"
-    source.mkdir()
-    (source / "passage.rst").write_bytes(PASSAGE)
-    assert cli.main(["-q", "pack", str(source), "--model", f"hf-int:{trained_dir}"]) == 0
-    archive = tmp_path / "notes.mmc"
-    assert cli.main(["list", "--json", str(archive)]) == 0
-    codecs = json.loads(capsys.readouterr().out)["codecs"]
+    codecs = cli_round_trip(f"hf-int:{trained_dir}", tmp_path, capsys)
     assert codecs[0]["id"] == "int-llama" and "torch" not in codecs[0]
-    restored = tmp_path / "restored"
-    assert cli.main(["-q", "unpack", str(archive), "-o", str(restored)]) == 0
-    assert (restored / "passage.rst").read_bytes() == PASSAGE
 
 
 def test_cli_level_llm_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,17 +12,17 @@ nothing else.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from ..coder import Decoder, Encoder
+from ..errors import ModelMissing, UnsupportedFormat
 from ..progress import progress
 from ..segments import Segmentation
 from . import intlayers as il
-from .hf import TokenCodec, torch_threads
+from .hf import TokenCodec
 
 #: Every frequency table sums to 2^PRECISION_BITS (the coder's most).
 PRECISION_BITS = 24
@@ -50,15 +50,29 @@ class ExactTokenCodec(TokenCodec):
     """A token codec over an :class:`ExactModel` (``self.model``), coded span by span."""
 
     model: ExactModel
-    threads: int
+    int_sha256: str
     #: (segment, position) pairs per forward call of the encoder (memory ~ this × the window).
     tokens_per_call: int = TOKENS_PER_CALL
 
-    def _coding(self) -> contextlib.AbstractContextManager[Any]:
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch_threads(self.threads))
-        stack.enter_context(torch.inference_mode())
-        return stack
+    # --- rebuilding from an archive ----------------------------------------------------------
+
+    @staticmethod
+    def missing_model(what: str, wanted: str, config: dict[str, Any]) -> ModelMissing:
+        """The error for an archive whose model is not where it says (nor where we were told)."""
+        return ModelMissing(
+            f"archive needs the {what} that was at {wanted} (sha256 "
+            f"{str(config.get('model_sha256'))[:16]}...); it is not there: give its folder "
+            "with --model hf-int:PATH"
+        )
+
+    def check_integers(self, recorded: str, force: bool) -> None:
+        """UnsupportedFormat unless this conversion's hash starts with the archive's ``recorded``."""
+        if not self.int_sha256.startswith(recorded) and not force:
+            raise UnsupportedFormat(
+                "this mmcompress converts the model to other integers than the one that packed "
+                f"the archive (int_sha256 {recorded[:16]}... there, {self.int_sha256[:16]}... "
+                "here); --force tries anyway"
+            )
 
     # --- tables ---------------------------------------------------------------------------------
 

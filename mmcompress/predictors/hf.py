@@ -473,8 +473,11 @@ class TokenCodec(BlockCodec):
         return bytes(out)
 
     def _coding(self) -> contextlib.AbstractContextManager[Any]:
-        """The context the tokens are coded in (torch settings)."""
-        return torch.inference_mode()
+        """The context the tokens are coded in: torch's thread count and inference mode."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch_threads(self.threads))
+        stack.enter_context(torch.inference_mode())
+        return stack
 
     def _code_tokens(
         self,
@@ -692,12 +695,6 @@ class HFCodec(TokenCodec):
         if (codec.window, codec.overlap) != (window, overlap):
             raise UnsupportedFormat("archive's window does not fit this model's positions")
         return codec
-
-    def _coding(self) -> contextlib.AbstractContextManager[Any]:
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch_threads(self.threads))
-        stack.enter_context(torch.inference_mode())
-        return stack
 
     # --- tables ---------------------------------------------------------------------------------
 

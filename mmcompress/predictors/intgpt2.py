@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from ..errors import CorruptArchive, InputError, ModelMissing, UnsupportedFormat
+from ..errors import CorruptArchive, InputError, UnsupportedFormat
 from . import hfenv
 from . import intlayers as il
 from .exacttokens import PRECISION_BITS, ExactTokenCodec
@@ -605,11 +605,7 @@ class IntGPT2Codec(ExactTokenCodec):
         try:
             folder = hfenv.model_folder(wanted)
         except InputError:
-            raise ModelMissing(
-                f"archive needs the GPT-2 model that was at {wanted} (sha256 "
-                f"{str(config.get('model_sha256'))[:16]}...); it is not there: give its folder "
-                "with --model hf-int:PATH"
-            ) from None
+            raise cls.missing_model("GPT-2 model", wanted, config) from None
         here = {
             "model_sha256": hfenv.model_sha256(folder),
             "tokenizer_sha256": hfenv.tokenizer_sha256(folder),
@@ -623,12 +619,7 @@ class IntGPT2Codec(ExactTokenCodec):
         )  # fmt: skip
         if (codec.window, codec.overlap) != (window, overlap):
             raise UnsupportedFormat("archive's window does not fit this model's positions")
-        if codec.int_sha256 != int_sha256 and not options.force:
-            raise UnsupportedFormat(
-                "this mmcompress converts the model to other integers than the one that packed "
-                f"the archive (int_sha256 {int_sha256[:16]}... there, {codec.int_sha256[:16]}... "
-                "here); --force tries anyway"
-            )
+        codec.check_integers(int_sha256, options.force)
         return codec
 
 

@@ -659,23 +659,14 @@ class IntLlamaCodec(ExactTokenCodec):
         try:
             folder = source_folder(wanted)
         except InputError:
-            raise ModelMissing(
-                f"archive needs the Llama GGUF that was at {wanted} (sha256 "
-                f"{str(config.get('model_sha256'))[:16]}...); it is not there: give its folder "
-                "with --model hf-int:PATH"
-            ) from None
+            raise cls.missing_model("Llama GGUF", wanted, config) from None
         here = {"model_sha256": hfenv.model_sha256(folder)}
         hfenv.check_environment({"model_sha256": model_sha256}, here, options.force)
         codec = cls(
             folder if options.model_path else source, device=options.device or "cpu", **settings
         )
         codec.source = source
-        if codec.int_sha256[:INT_HASH_DIGITS] != int_sha256 and not options.force:
-            raise UnsupportedFormat(
-                "this mmcompress converts the model to other integers than the one that packed "
-                f"the archive (int_sha256 {int_sha256[:16]}... there, {codec.int_sha256[:16]}... "
-                "here); --force tries anyway"
-            )
+        codec.check_integers(int_sha256, options.force)
         return codec
 
 
