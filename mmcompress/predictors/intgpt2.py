@@ -34,10 +34,11 @@ fractional bits) recorded in the archive, so unpack runs no float forward: its c
 elementwise arithmetic on the same weights. Its result is hashed (``int_sha256``) and recorded
 too, and unpack checks that its own conversion gives the same integers. Unlike :mod:`.hf`, nothing about torch, the device or threads is recorded or checked.
 
-**Coding** is :mod:`.hf`'s (:class:`~.hf.TokenCodec`: same tokenization, byte path, payload,
-segments in lockstep, BOS restarts with ``overlap`` tokens when a segment's context reaches
-``window`` positions). Because the model is exact, the encoder evaluates each window span of all
-segments at once (teacher forcing) while the decoder steps with a KV cache: the same tables.
+**Coding** is :mod:`.exacttokens`' (shared with the integer Llama of :mod:`.intllama`) over
+:mod:`.hf`'s :class:`~.hf.TokenCodec` (same tokenization, byte path, payload, segments in
+lockstep, BOS restarts with ``overlap`` tokens when a segment's context reaches ``window``
+positions). Because the model is exact, the encoder evaluates each window span of all segments
+at once (teacher forcing) while the decoder steps with a KV cache: the same tables.
 """
 
 from __future__ import annotations
