@@ -61,6 +61,7 @@ from .predictors.hfenv import model_spec
 from .progress import progress as progress_bar
 from .serializers import PathOptions, Planned, RichPaths
 from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
+from .tags import block_tag
 
 ARCHIVE_SUFFIX = ".mmc"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -325,6 +326,7 @@ class Compressor:
         if modality is None:
             modality = detect(name, first[:4096])
         entry.modality = int(modality)
+        tag = block_tag(name, modality, first[:4096])
         warnings: list[str] = []
         rich = self._rich(raw_video)
         if pixel_path and rich.wants(modality):
@@ -369,7 +371,7 @@ class Compressor:
                 canonical_json(self._meta(False))
             )
             encoded = (
-                encode_stream_block(first, self.book, self.recipe, modality, overhead)
+                encode_stream_block(first, self.book, self.recipe, modality, tag, overhead)
                 if first
                 else None
             )
@@ -383,6 +385,7 @@ class Compressor:
                 entry,
                 first_block=first,
                 encoded_first=encoded,
+                tag=tag,
             )
         else:
             writer = ContainerWriter(sink, self._meta(True))
@@ -396,6 +399,7 @@ class Compressor:
                     entry,
                     first_block=first,
                     encode_many=pool.encode_stream if pool.workers > 1 else None,
+                    tag=tag,
                 )
         writer.add_entry(entry)
         total = writer.close()

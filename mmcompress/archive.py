@@ -32,6 +32,7 @@ from .levels import LevelRecipe
 from .progress import Progress, progress
 from .serializers import Planned, RichPaths, max_file_bytes
 from .streams import CodecBook, new_content_hash, read_full, unpack_stream
+from .tags import block_tag
 
 _HEAD_BYTES = 4096
 _HASH_CHUNK = 1 << 20
@@ -207,6 +208,7 @@ class _Piece:
     raw: bytes = b""
     file_size: int = 0  # the file's size when walked (for its progress bar)
     role: int = -1  # the block's role for the coder (serializers.PIXEL_BLOCK...); -1: the modality
+    tag: int = 0  # the conditioning tag of a byte block (:mod:`.tags`)
     group: int = -1  # a block (or the end) of this solid group's stream; ``entry`` tallies it
 
 
@@ -215,9 +217,9 @@ class _Batch:
     pieces: list[_Piece] = field(default_factory=list)
     raw_bytes: int = 0
 
-    def blocks(self) -> list[tuple[bytes, int]]:
+    def blocks(self) -> list[parallel.BlockTask]:
         return [
-            (piece.raw, piece.entry.modality if piece.role < 0 else piece.role)
+            (piece.raw, piece.entry.modality if piece.role < 0 else piece.role, piece.tag)
             for piece in self.pieces
             if piece.raw
         ]
@@ -284,10 +286,11 @@ def _file_pieces(
                         yield _Piece(entry, block, item.st.st_size, role)
                     check_unchanged(item.path, item.st, os.fstat(source.fileno()), len(raw))
                     return
+            tag = block_tag(entry.path, entry.modality, raw[:_HEAD_BYTES])
             while raw:  # (a file read whole and left to the byte path: still in blocks)
                 block, raw = raw[: recipe.block_size], raw[recipe.block_size :]
                 read_bytes += len(block)
-                yield _Piece(entry, block, item.st.st_size)
+                yield _Piece(entry, block, item.st.st_size, tag=tag)
                 raw = raw or read_full(source, recipe.block_size)
             after = os.fstat(source.fileno())
         except OSError as exc:
@@ -312,7 +315,8 @@ def _plan_groups(
         modality = detect(item.relpath, head)
         key = solid.group_key(item.relpath, modality, head)
         if key is not None:
-            candidates.append(solid.Candidate(position, item.relpath, size, modality, key))
+            tag = block_tag(item.relpath, modality, head)
+            candidates.append(solid.Candidate(position, item.relpath, size, modality, key, tag))
     return solid.plan_groups(candidates)
 
 
@@ -336,7 +340,7 @@ def _group_pieces(
         tally = Entry(path=f"<solid group {number}>", modality=int(plan.modality))
         datas = (_member_data(items[member.position]) for member in plan.members)
         for raw in solid.cut_blocks(datas, block_size):
-            yield _Piece(tally, raw, group=number)
+            yield _Piece(tally, raw, group=number, tag=plan.tag)
         yield _Piece(tally, group=number)
 
 

@@ -41,8 +41,9 @@ BATCH_BYTES = 1 << 20
 #: Batches in flight per worker: enough to keep every worker busy while the writer catches up.
 BATCHES_PER_WORKER = 2
 
-#: One block to code: its raw bytes and its role (a modality or streams.PIXEL_BLOCK; an int).
-BlockTask = tuple[bytes, int]
+#: One block to code: its raw bytes, its role (a modality or streams.PIXEL_BLOCK; an int) and its
+#: conditioning tag (:mod:`.tags`).
+BlockTask = tuple[bytes, int, int]
 
 
 class Batch(Protocol):
@@ -64,16 +65,17 @@ def resolve_workers(threads: int) -> int:
 def encode_blocks(
     book: CodecBook, recipe: LevelRecipe, blocks: list[BlockTask]
 ) -> list[EncodedBlock]:
-    return [encode_stream_block(raw, book, recipe, role) for raw, role in blocks]
+    return [encode_stream_block(raw, book, recipe, role, tag) for raw, role, tag in blocks]
 
 
 class _OneBlock:
-    def __init__(self, raw: bytes, modality: int) -> None:
+    def __init__(self, raw: bytes, role: int, tag: int) -> None:
         self.raw = raw
-        self.modality = modality
+        self.role = role
+        self.tag = tag
 
     def blocks(self) -> list[BlockTask]:
-        return [(self.raw, self.modality)]
+        return [(self.raw, self.role, self.tag)]
 
 
 # --- the worker side ----------------------------------------------------------------------------
@@ -185,17 +187,20 @@ class BlockPool:
             yield self._next(pending)
 
     def encode_stream(
-        self, raws: Iterable[bytes], modality: Modality
+        self, raws: Iterable[bytes], modality: Modality, tag: int
     ) -> Iterator[tuple[bytes, EncodedBlock]]:
         """One stream's blocks with their coded forms, in order (a :data:`.streams.BlockEncoder`)."""
-        yield from self.encode_roles((raw, int(modality)) for raw in raws)
+        yield from self._encode_tasks((raw, int(modality), tag) for raw in raws)
 
     def encode_roles(
         self, blocks: Iterable[tuple[bytes, int]]
     ) -> Iterator[tuple[bytes, EncodedBlock]]:
         """Blocks that each carry their role, with their coded forms, in order (a
         :data:`.streams.RoleEncoder`)."""
-        batches = (_OneBlock(raw, role) for raw, role in blocks)
+        yield from self._encode_tasks((raw, role, 0) for raw, role in blocks)
+
+    def _encode_tasks(self, tasks: Iterable[BlockTask]) -> Iterator[tuple[bytes, EncodedBlock]]:
+        batches = (_OneBlock(*task) for task in tasks)
         for batch, encoded in self.map_ordered(batches):
             yield batch.raw, encoded[0]
 

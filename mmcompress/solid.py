@@ -72,6 +72,7 @@ class Candidate:
     size: int
     modality: Modality
     key: str
+    tag: int = 0  # its byte blocks' conditioning tag (:func:`mmcompress.tags.block_tag`)
 
 
 @dataclass
@@ -79,6 +80,9 @@ class GroupPlan:
     """One group to write: its files in stream order, and where each lands in the stream."""
 
     modality: Modality
+    #: The conditioning tag of the group's blocks: its first file's (a code group's files share
+    #: their language).
+    tag: int = 0
     members: list[Candidate] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     size: int = 0
@@ -97,7 +101,7 @@ def plan_groups(candidates: Iterable[Candidate]) -> list[GroupPlan]:
         members = sorted(by_key[key], key=lambda c: stream_order(c.relpath))
         if len(members) < 2:
             continue
-        plan = GroupPlan(members[0].modality)
+        plan = GroupPlan(members[0].modality, members[0].tag)
         for member in members:
             plan.members.append(member)
             plan.offsets.append(plan.size)

@@ -24,9 +24,11 @@ from .serializers import FRAMES_BLOCK, PIXEL_BLOCK, check_listed, rebuild
 
 ProgressFn = Callable[[int], None]
 EncodedBlock = tuple[BlockKind, int, bytes]
-#: Codes a stream's blocks (in order) somewhere else: raw blocks in, (raw, coded form) out.
-BlockEncoder = Callable[[Iterator[bytes], Modality], Iterator[tuple[bytes, EncodedBlock]]]
-#: The same for blocks that each carry their role: (raw, role) pairs in, (raw, coded form) out.
+#: Codes a stream's blocks (in order) somewhere else: raw blocks, their modality and conditioning
+#: tag in, (raw, coded form) out.
+BlockEncoder = Callable[[Iterator[bytes], Modality, int], Iterator[tuple[bytes, EncodedBlock]]]
+#: The same for blocks that each carry their role (tag 0): (raw, role) pairs in, (raw, coded
+#: form) out.
 RoleEncoder = Callable[[Iterable[tuple[bytes, int]]], Iterator[tuple[bytes, EncodedBlock]]]
 
 #: How the symbols of MODEL blocks are turned into bits (docs/FORMAT.md): recorded in every
@@ -167,17 +169,23 @@ def read_full(source: BinaryIO, size: int) -> bytes:
 
 
 def encode_stream_block(
-    raw: bytes, book: CodecBook, recipe: LevelRecipe, role: int, model_overhead: int = 0
+    raw: bytes,
+    book: CodecBook,
+    recipe: LevelRecipe,
+    role: int,
+    tag: int = 0,
+    model_overhead: int = 0,
 ) -> EncodedBlock:
     """The cheapest form of one block; ``role`` is the entry's modality or a rich block role
-    (:data:`PIXEL_BLOCK`, :data:`FRAMES_BLOCK`)."""
+    (:data:`PIXEL_BLOCK`, :data:`FRAMES_BLOCK`); ``tag`` the conditioning tag its byte model is
+    given (:func:`mmcompress.tags.block_tag`; 0 for rich blocks)."""
     codec = book.codec_for(role)
     return encode_block(
         raw,
         predictor=None if codec is None else book.predictor(codec),
         codec=codec or 0,
         zstd_level=recipe.zstd_level,
-        tag=0 if role in (PIXEL_BLOCK, FRAMES_BLOCK) else int(role),
+        tag=tag,
         compressed_hint=role == Modality.COMPRESSED,
         model_overhead=model_overhead,
     )
@@ -194,8 +202,12 @@ def pack_stream(
     encoded_first: EncodedBlock | None = None,
     on_progress: ProgressFn | None = None,
     encode_many: BlockEncoder | None = None,
+    tag: int = 0,
 ) -> Entry:
     """Write ``source`` as blocks; fills in the entry's size, packed size and block extent.
+
+    ``tag``: the blocks' conditioning tag (:func:`mmcompress.tags.block_tag` of the file's name,
+    modality and first bytes; the caller knows the name, a single-file entry does not store it).
 
     ``first_block`` (already read) and its ``encoded_first`` form may be passed in when the caller
     had to look at them before the header was written. ``encode_many`` codes the blocks
@@ -208,14 +220,14 @@ def pack_stream(
     def serial() -> Iterator[tuple[bytes, EncodedBlock]]:
         encoded = encoded_first
         for raw in raws:
-            yield raw, encoded or encode_stream_block(raw, book, recipe, modality)
+            yield raw, encoded or encode_stream_block(raw, book, recipe, modality, tag)
             encoded = None
 
     size = 0
     pairs = (
         serial()
         if encode_many is None or encoded_first is not None
-        else encode_many(raws, modality)
+        else encode_many(raws, modality, tag)
     )
     for raw, (kind, codec, payload) in pairs:
         writer.write_block(kind, codec, raw, payload)

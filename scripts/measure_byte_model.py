@@ -5,8 +5,9 @@
 The spec is a level recipe's spelling (``{"id": ..., parameters}``) or a predictor's config
 (with ``"version"``, as ``mmcompress models --json`` or models/manifest.json give it). Prints bits per byte per
 file (-log2 of each byte's table entry: what the range coder reaches within a few bytes) and the
-encoder-path speed, then the total. Each file is coded with the tag an archive gives it (its
-detected modality). Tune only on ../shared/corpus/train, never on bench.
+encoder-path speed, then the total. Each file is coded with the tag an archive gives it
+(:func:`mmcompress.tags.block_tag`: its language, text or binary). Tune only on
+../shared/corpus/train, never on bench.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import numpy as np
 from mmcompress.detect import detect
 from mmcompress.predictors import build_predictor, predictor_for_recipe
 from mmcompress.segments import Segmentation, choose_segment_count
+from mmcompress.tags import block_tag
 
 CHUNK_SYMBOLS = 4096
 
 
 def ideal_bits(spec: dict, data: bytes, tag: int = 0) -> tuple[float, float]:
     """(bits for the whole of ``data``, seconds) with a fresh model, one block, coded with
-    ``tag`` (archives pass the entry's modality)."""
+    ``tag`` (archives pass :func:`mmcompress.tags.block_tag`)."""
     # an archive's spelling (with "version", e.g. a transformer's config) or a recipe's
     model = build_predictor(spec) if "version" in spec else predictor_for_recipe(spec)
     segments = choose_segment_count(len(data), model.segment_count, model.min_segment_length)
@@ -53,7 +55,8 @@ def main(argv: list[str]) -> int:
     total_bits = total_bytes = 0.0
     for name in argv[1:]:
         data = Path(name).read_bytes()
-        tag = int(detect(name, data[:4096]))  # what an archive passes: the entry's modality
+        head = data[:4096]
+        tag = block_tag(name, detect(name, head), head)  # what an archive passes
         bits, seconds = ideal_bits(dict(spec), data, tag)
         total_bits += bits
         total_bytes += len(data)

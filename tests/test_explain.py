@@ -92,7 +92,7 @@ def test_per_byte_costs_sum_to_the_reported_cross_entropy(code_report: Report) -
         assert sum(b.cross_entropy_bits for b in costs.blocks) == pytest.approx(
             costs.cross_entropy_bits, abs=1e-6
         )
-        # The recorder sees exactly the tables a fresh model gives (code modality: tag 2).
+        # The recorder sees exactly the tables a fresh model gives (a .py file: tag 2, python).
         independent = _independent_cross_entropy(data, costs.config, tag=2)
         assert costs.cross_entropy_bits == pytest.approx(independent, rel=1e-12)
         assert costs.bits.min() > 0 and costs.bits.max() <= costs.precision_bits

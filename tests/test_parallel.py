@@ -68,8 +68,8 @@ class _Counted:
     def __init__(self, number: int) -> None:
         self.number = number
 
-    def blocks(self) -> list[tuple[bytes, int]]:
-        return [(bytes([self.number % 251]) * 1000, 0)]
+    def blocks(self) -> list[parallel.BlockTask]:
+        return [(bytes([self.number % 251]) * 1000, 0, 0)]
 
 
 def test_work_in_flight_is_bounded() -> None:

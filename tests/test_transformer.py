@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmcompress import tags
 from mmcompress.blockcoding import model_decode, model_encode
 from mmcompress.errors import ModelMissing
 from mmcompress.intmath import is_valid_freq_table
@@ -282,9 +283,9 @@ def test_model_file_round_trip_and_missing_model(
 
 
 def test_tags_for_names() -> None:
-    assert tfm.tag_for_name("x.py") == tfm.TAGS["python"]
-    assert tfm.tag_for_name("README") == tfm.TAGS["text"]
-    assert tfm.tag_for_name("blob.bin", default="binary") == tfm.TAGS["binary"]
+    assert tags.tag_for_name("x.py") == tags.TAGS["python"]
+    assert tags.tag_for_name("README") == tags.TAGS["text"]
+    assert tags.tag_for_name("blob.bin", default="binary") == tags.TAGS["binary"]
 
 
 # --- the shipped model, when installed ---------------------------------------------------------

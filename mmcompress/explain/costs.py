@@ -70,6 +70,7 @@ from ..predictors import (
 )
 from ..segments import Segmentation
 from ..streams import CodecBook
+from ..tags import block_tag
 
 if TYPE_CHECKING:
     import torch
@@ -472,7 +473,9 @@ def model_costs(
     their costs and the payload size the model would have had.
     """
     if spec.variant == "float":
-        return float_transformer_costs(data, spec, level=level, modality=modality)
+        return float_transformer_costs(
+            data, spec, level=level, tag=block_tag(name, modality, data[:4096])
+        )
     predictor = predictor or spec.build()
     level_recipe = recipe(level)  # block size and fallback; the codec comes from the book
     recorder = _recorder(predictor)
@@ -481,7 +484,7 @@ def model_costs(
     )
     records: Iterator[_Record] = iter(list(recorder.records))
     pending = next(records, None)
-    tag = int(modality)  # as streams.encode_stream_block tags a block
+    tag = block_tag(name, modality, data[:4096])  # as the packer tags the entry's blocks
     bits = np.zeros(len(data), dtype=np.float64)
     blocks = []
     lo = 0
@@ -657,12 +660,12 @@ def _float_logits(model: Any, tokens: torch.Tensor, tags: torch.Tensor) -> torch
 
 
 def float_transformer_costs(
-    data: bytes, spec: ModelSpec, *, level: int | None = None, modality: Modality = Modality.BINARY
+    data: bytes, spec: ModelSpec, *, level: int | None = None, tag: int = 0
 ) -> ModelCosts:
     """−log2 p of each byte under the float byte transformer, cut as the integer model codes it.
 
     Blocks by the level's block size, B segments per block as ``model_encode`` chooses them, each
-    segment from BOS with the block's tag (the float softmax in float64, no frequency tables).
+    segment from BOS with the blocks' ``tag`` (the float softmax in float64, no frequency tables).
     """
     import torch
 
@@ -689,7 +692,7 @@ def float_transformer_costs(
                     start, length = int(starts[number]), int(lengths[number])
                     seen = raw[start : start + length - 1].astype(np.int64)
                     inputs[row, 1 : 1 + len(seen)] = torch.from_numpy(seen)
-                tags = torch.full((len(segments),), int(modality), dtype=torch.int64)
+                tags = torch.full((len(segments),), tag, dtype=torch.int64)
                 log_p = torch.log_softmax(_float_logits(model, inputs, tags).double(), dim=-1)
                 for row, number in enumerate(segments):
                     start, length = int(starts[number]), int(lengths[number])

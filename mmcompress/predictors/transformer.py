@@ -73,43 +73,6 @@ PRECISION_BITS = 20
 #: Format of the integer model file; bump when the meaning of a stored tensor changes.
 FILE_FORMAT = "mmcompress-bytefmr-int8/1"
 
-#: Conditioning tags: 0 = unknown / binary, 1 = natural-language text, 2.. = source code languages.
-TAGS: dict[str, int] = {
-    "binary": 0,
-    "text": 1,
-    "python": 2,
-    "c": 3,
-    "cpp": 4,
-    "typescript": 5,
-    "rust": 6,
-    "go": 7,
-    "java": 8,
-    "ruby": 9,
-    "php": 10,
-    "shell": 11,
-    "kotlin": 12,
-    "lua": 13,
-    "javascript": 14,
-}
-#: File extension -> tag name (lower case, without the dot).
-EXTENSION_TAGS: dict[str, str] = {
-    "py": "python", "pyi": "python",
-    "c": "c", "h": "c",
-    "cc": "cpp", "cpp": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp",
-    "ts": "typescript", "tsx": "typescript",
-    "rs": "rust", "go": "go", "java": "java", "rb": "ruby", "php": "php",
-    "sh": "shell", "bash": "shell", "zsh": "shell",
-    "kt": "kotlin", "kts": "kotlin", "lua": "lua",
-    "js": "javascript", "mjs": "javascript", "jsx": "javascript",
-    "txt": "text", "md": "text", "rst": "text", "tex": "text", "html": "text", "json": "text",
-}  # fmt: skip
-
-
-def tag_for_name(name: str, default: str = "text") -> int:
-    """The conditioning tag for a file name, from its extension (``default`` when unknown)."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return TAGS[EXTENSION_TAGS.get(suffix, default)]
-
 
 @dataclass(frozen=True)
 class TransformerConfig:

@@ -1,7 +1,7 @@
 """Training data for the byte transformer: a folder of files -> tagged byte crops, train/validation.
 
 Every file under the corpus folders is read whole (``README.md`` and ``MANIFEST.tsv`` are metadata
-and skipped) and tagged by :func:`~mmcompress.predictors.transformer.tag_for_name` (text vs each
+and skipped) and tagged by :func:`~mmcompress.tags.tag_for_name` (text vs each
 code language). Each file is cut into pieces of ``PIECE_BYTES``; a piece goes to validation when a
 hash of (file path, piece index) says so, about one piece in ``VALIDATION_EVERY``. The split is
 therefore fixed by the corpus alone: the same on every machine, run and resume.
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..predictors.transformer import BOS, TAGS, tag_for_name
+from ..predictors.transformer import BOS
+from ..tags import TAGS, tag_for_name
 
 METADATA_FILES = {"README.md", "MANIFEST.tsv", "SHA256SUMS"}
 PIECE_BYTES = 32 * 1024

@@ -51,9 +51,9 @@ from ..predictors.transformer import (
     BOS,
     BYTE_COUNT,
     LOGIT_FRAC_BITS,
-    TAGS,
     TransformerConfig,
 )
+from ..tags import TAGS
 
 BOS_TOKEN = "<|bos|>"
 #: MPT's positions (the ALiBi table size): the codec's default window is min(512, this).
