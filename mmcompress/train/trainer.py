@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             if step % args.eval_every == 0 or finished:
                 log(
                     f"step {step}  validation {float_bits_per_byte(model, val_batches, args.device):.4f} bits/byte (float)"
+                    f"  {train_seconds / 60:.1f} min"
                 )
             if time.time() - last_checkpoint > 60 * args.checkpoint_minutes or finished:
                 checkpoint()
