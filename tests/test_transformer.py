@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -325,7 +326,9 @@ def test_shipped_model_is_exact(record: dict) -> None:
 # --- training pipeline -------------------------------------------------------------------------
 
 
-def test_train_then_export_then_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_then_export_then_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mmcompress.train import main
 
     corpus = tmp_path / "corpus"
@@ -340,6 +343,10 @@ def test_train_then_export_then_load(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "--checkpoints", str(tmp_path / "ck"), "--models-dir", str(models)]  # fmt: skip
     assert main([*args, "--no-export"]) == 0
     assert (tmp_path / "ck" / "unit" / "last.pt").is_file()
+    # the validation line gives the training minutes (scripts/plot_training.py --minutes reads it)
+    assert re.search(
+        r"step 2  validation \d\.\d{4} bits/byte \(float\)  \d+\.\d min", capsys.readouterr().err
+    )
     assert main([*args[:7], "3", *args[8:], "--resume"]) == 0
     record = json.loads((models / "manifest.json").read_text())["models"][0]
     assert record["steps"] == 3 and record["val_bpb_int"] > 0 and record["val_bpb_float"] > 0
