@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mmcompress.detect import detect
-from mmcompress.predictors import build_predictor, predictor_for_recipe
+from mmcompress.predictors import Predictor, build_predictor, predictor_for_recipe
 from mmcompress.segments import Segmentation, choose_segment_count
 from mmcompress.tags import block_tag
 
@@ -32,6 +32,11 @@ def ideal_bits(spec: dict, data: bytes, tag: int = 0) -> tuple[float, float]:
     ``tag`` (archives pass :func:`mmcompress.tags.block_tag`)."""
     # an archive's spelling (with "version", e.g. a transformer's config) or a recipe's
     model = build_predictor(spec) if "version" in spec else predictor_for_recipe(spec)
+    return model_bits(model, data, tag)
+
+
+def model_bits(model: Predictor, data: bytes, tag: int = 0) -> tuple[float, float]:
+    """:func:`ideal_bits` for a predictor already built."""
     segments = choose_segment_count(len(data), model.segment_count, model.min_segment_length)
     seg = Segmentation(len(data), segments)
     session = model.start(seg, tag)

@@ -16,24 +16,13 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from measure_byte_model import model_bits  # scripts/ is on the path when run as a script
 
 from mmcompress.blockcoding import model_decode, model_encode
 from mmcompress.detect import detect
 from mmcompress.predictors.transformer import ByteTransformer
-from mmcompress.segments import Segmentation, choose_segment_count
 from mmcompress.tags import block_tag
-
-
-def ideal_bits(model: ByteTransformer, data: bytes, tag: int) -> float:
-    count = choose_segment_count(len(data), model.segment_count, model.min_segment_length)
-    seg = Segmentation(len(data), count)
-    session = model.start(seg, tag)
-    symbols = seg.interleave(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
-    tables = session.tables_for(symbols, 0, seg.steps)
-    entries = tables[np.arange(len(symbols)), symbols].astype(np.float64)
-    return float(-np.log2(entries / (1 << model.precision_bits)).sum())
 
 
 def main() -> int:
@@ -48,7 +37,7 @@ def main() -> int:
     rows = []
     for path in args.models:
         model = ByteTransformer.from_file(path, path.stem)
-        bits = ideal_bits(model, data, tag)
+        bits, _ = model_bits(model, data, tag)  # scripts/measure_byte_model.py
         started = time.perf_counter()
         payload = model_encode(data, model, tag)
         encode_s = time.perf_counter() - started
