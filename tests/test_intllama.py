@@ -86,6 +86,18 @@ def test_long_input_crosses_windows_and_segments(codec: IntLlamaCodec) -> None:
     assert codec.decode_block(payload, len(raw)) == raw
 
 
+def test_reused_cache_gives_a_fresh_codecs_bytes(trained_dir: Path) -> None:
+    """The KV cache and product buffers are kept between spans and blocks (memory): a block
+    coded after a longer one with more segments is the block a new codec writes."""
+    settings = dict(window=24, overlap=8, segment_count=4, min_segment_tokens=16)
+    used = IntLlamaCodec(trained_dir, **settings)
+    long, short = PEP8.read_bytes()[:2000], PEP8.read_bytes()[2000:2200]
+    assert used.decode_block(used.encode_block(long), len(long)) == long
+    payload = used.encode_block(short)
+    assert payload == IntLlamaCodec(trained_dir, **settings).encode_block(short)
+    assert used.decode_block(payload, len(short)) == short
+
+
 def test_dequantize_is_exact(trained_dir: Path) -> None:
     """Our float64 reading of every block equals gguf's own dequantisation (float32)."""
     reader = gguf.GGUFReader(str(trained_dir / "tiny.gguf"))

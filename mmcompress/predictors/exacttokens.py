@@ -28,8 +28,9 @@ from .hf import TokenCodec
 PRECISION_BITS = 24
 #: The encoder evaluates about this many (segment, position) pairs per forward call.
 TOKENS_PER_CALL = 4096
-#: Frequency tables are made for at most this many (rows × vocabulary) logits at once.
-LOGITS_PER_CALL = 1 << 23
+#: Frequency tables are made for at most this many (rows × vocabulary) logits at once (the
+#: logits and their float64 products: ~50 bytes each at the peak).
+LOGITS_PER_CALL = 1 << 21
 #: A logit far below every other: special and unused ids (only the floor of 1 is left to them).
 MASKED_LOGIT = -(1 << 40)
 
@@ -39,7 +40,9 @@ class ExactModel(Protocol):
 
     logit_exp_table: torch.Tensor
 
-    def new_cache(self) -> Any: ...
+    def new_cache(self) -> Any:
+        """An empty cache (with ``reset()``, which empties it again for the next span)."""
+        ...
 
     def forward(self, tokens: torch.Tensor, cache: Any) -> torch.Tensor: ...
 
@@ -53,6 +56,8 @@ class ExactTokenCodec(TokenCodec):
     int_sha256: str
     #: (segment, position) pairs per forward call of the encoder (memory ~ this × the window).
     tokens_per_call: int = TOKENS_PER_CALL
+    #: The model's KV cache, kept between spans and blocks (see :meth:`_code_tokens`).
+    _cache: Any = None
 
     # --- rebuilding from an archive ----------------------------------------------------------
 
@@ -124,6 +129,9 @@ class ExactTokenCodec(TokenCodec):
             )
             grid = coding_grid.T.contiguous()
         bos = torch.full((batch, 1), self.bos_id, dtype=torch.int64)
+        if self._cache is None:  # one for every span and block: reset, not reallocated
+            self._cache = self.model.new_cache()
+        cache = self._cache
         with progress(total=segmentation.size, desc="LLM", unit="tok") as bar:
             for first, last in self.epochs(segmentation.steps):
                 context = (
@@ -131,7 +139,7 @@ class ExactTokenCodec(TokenCodec):
                     if first == 0
                     else torch.cat([bos, grid[:, first - self.overlap : first]], dim=1)
                 )
-                cache = self.model.new_cache()
+                cache.reset()
                 if encoder is not None:
                     self._encode_span(
                         segmentation, grid, valid, context, cache, first, last, encoder
@@ -180,8 +188,11 @@ class ExactTokenCodec(TokenCodec):
         last: int,
         decoder: Decoder,
     ) -> None:
-        """Step by step with the KV cache: each step's tokens are the next step's inputs."""
-        hidden = self.model.forward(context, cache)[:, -1]
+        """Step by step with the KV cache: each step's tokens are the next step's inputs. The
+        context is read in calls of the encoder's size (an exact model gives the same rows)."""
+        per_call = max(1, self.tokens_per_call // grid.shape[0])
+        for lo in range(0, context.shape[1], per_call):
+            hidden = self.model.forward(context[:, lo : lo + per_call], cache)[:, -1]
         for step in range(first, last + 1):
             active = segmentation.active(step)
             symbols = decoder.decode(self.freq_tables(hidden[:active])).astype(np.int64)

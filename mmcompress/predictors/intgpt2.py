@@ -398,6 +398,12 @@ class IntGPT2Cache:
         self.values: list[torch.Tensor | None] = [None] * layers
         self.length = 0
 
+    def reset(self) -> None:
+        """Empty, for the next window span."""
+        self.keys = [None] * len(self.keys)
+        self.values = [None] * len(self.values)
+        self.length = 0
+
 
 class IntGPT2:
     """The integer GPT-2 built from :func:`convert`'s tensors (see the module docstring)."""

@@ -229,6 +229,34 @@ def rescale(values: torch.Tensor, exponent: torch.Tensor | int) -> torch.Tensor:
     return torch.round(values * pow2(exponent))
 
 
+class Workspace:
+    """Reusable float64 buffers for the widened operands of the exact products.
+
+    Weights and the KV cache are held in float32 (exact, half the memory) and every product
+    needs them in float64. Widening into fresh tensors leaves the heap holding freed blocks of
+    1-40 MB (about 0.4 GB at the peak, BENCHMARKS.md); one buffer per role, grown to the largest
+    operand and rewritten in place, keeps that memory fixed. Buffers live on the model's device;
+    a model (and its workspace) is used by one thread at a time.
+    """
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def widen(self, role: str, tensor: torch.Tensor) -> torch.Tensor:
+        """A contiguous float64 copy of ``tensor`` in the ``role`` buffer (valid until the
+        next call with the same role)."""
+        size = tensor.numel()
+        buffer = self._buffers.get(role)
+        if buffer is None or buffer.numel() < size:
+            buffer = self._buffers[role] = torch.empty(
+                size, dtype=torch.float64, device=self.device
+            )
+        out = buffer[:size].view(tensor.shape)
+        out.copy_(tensor)
+        return out
+
+
 @dataclass(frozen=True)
 class ExactLinear:
     """A weight on per-row grids: ``weight_t`` (in, out) integers < 2^WEIGHT_BITS held in float32
@@ -247,14 +275,17 @@ class ExactLinear:
             integers[:, rows] = np.round(weight[rows] * np.ldexp(1.0, frac[rows])[:, None]).T
         return cls(torch.from_numpy(integers).to(device), torch.from_numpy(frac).to(device))
 
-    def __call__(self, x: torch.Tensor, in_frac: int, out_frac: int) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, in_frac: int, out_frac: int, workspace: Workspace
+    ) -> torch.Tensor:
         """Integer rows on the grid 2^-in_frac -> integer rows on 2^-out_frac (one rounding)."""
         rows, shift = quantize_rows(x)
         row_scale = pow2(shift + (out_frac - in_frac))
         width = self.weight_t.shape[1]
         parts = []
         for lo in range(0, width, PRODUCT_COLUMNS):  # the head: a float64 copy of a slice only
-            acc = rows @ self.weight_t[:, lo : lo + PRODUCT_COLUMNS].double()  # exact (< 2^53)
+            weight = workspace.widen("weight", self.weight_t[:, lo : lo + PRODUCT_COLUMNS])
+            acc = rows @ weight  # exact (< 2^53)
             # two exact power-of-two scalings (per row, per column), then the one rounding
             parts.append(acc.mul_(row_scale).mul_(pow2(-self.frac[lo : lo + PRODUCT_COLUMNS])))
         return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)).round_()
@@ -337,12 +368,18 @@ class LlamaCache:
         self.values: list[torch.Tensor] = []
         self.length = 0
 
+    def reset(self) -> None:
+        """Empty, for the next window span; the buffers are kept (allocating a new cache per
+        span left the old one's ~0.5 GB in the heap: a higher peak)."""
+        self.length = 0
+
     def allocate(
         self, rows: int, kv_heads: int, positions: int, head_dim: int, device: Any
     ) -> None:
-        if self.keys:
-            return
         shape = (rows, kv_heads, positions, head_dim)
+        if self.keys and self.keys[0].shape == shape:
+            return
+        self.keys, self.key_shifts, self.values = [], [], []  # freed before the new ones
         for _ in range(self.layers):
             self.keys.append(torch.zeros(shape, dtype=torch.float32, device=device))
             self.key_shifts.append(torch.zeros(shape[:-1] + (1,), dtype=torch.int64, device=device))
@@ -362,6 +399,7 @@ class IntLlama:
         if positions > MAX_WINDOW:
             raise InputError(f"integer Llama windows are at most {MAX_WINDOW} positions")
         self.shape, self.positions, self.device = shape, positions, torch.device(device)
+        self.workspace = Workspace(self.device)
 
         def vector(name: str) -> torch.Tensor:
             values = np.asarray(tensors[name], dtype=np.float64).reshape(-1)
@@ -493,12 +531,18 @@ class IntLlama:
         eps = self.shape.norm_eps
         cache.allocate(rows, kv_heads, self.positions, hd, self.device)
         x = self.embed(tokens)  # (N, T, d) on 2^-RESIDUAL_FRAC
+        work = self.workspace
+
+        def project(layer: ExactLinear, h: torch.Tensor, count: int) -> torch.Tensor:
+            """q, k or v: (N, T, d) -> (N, count heads, T, hd) on 2^-QKV_FRAC."""
+            out = layer(h, NORM_FRAC, QKV_FRAC, work)
+            return out.unflatten(-1, (count, hd)).transpose(1, 2)
+
         with il.exact_matmuls():
             for index, block in enumerate(self.blocks):
                 h = rms_norm(x, block.attn_norm, eps)
-                q = block.q(h, NORM_FRAC, QKV_FRAC).unflatten(-1, (heads, hd)).transpose(1, 2)
-                k = block.k(h, NORM_FRAC, QKV_FRAC).unflatten(-1, (kv_heads, hd)).transpose(1, 2)
-                v = block.v(h, NORM_FRAC, QKV_FRAC).unflatten(-1, (kv_heads, hd)).transpose(1, 2)
+                q, k = project(block.q, h, heads), project(block.k, h, kv_heads)
+                v = project(block.v, h, kv_heads)
                 q, k = self._rope(q, positions), self._rope(k, positions)
                 keys, key_shifts, values = (
                     cache.keys[index][:, :, :total],
@@ -507,13 +551,16 @@ class IntLlama:
                 )
                 keys[:, :, start:], key_shifts[:, :, start:] = quantize_rows(k)
                 values[:, :, start:] = v.clamp(-VALUE_LIMIT, VALUE_LIMIT)
-                y = self._attention(q, keys.double(), key_shifts, values.double(), visible)
-                x = (x + block.o(y, QKV_FRAC, RESIDUAL_FRAC)).clamp(-RESIDUAL_LIMIT, RESIDUAL_LIMIT)
+                # the cache is float32: widened for the products in reused buffers
+                keys, values = work.widen("keys", keys), work.widen("values", values)
+                y = self._attention(q, keys, key_shifts, values, visible)
+                x = x + block.o(y, QKV_FRAC, RESIDUAL_FRAC, work)
+                x = x.clamp(-RESIDUAL_LIMIT, RESIDUAL_LIMIT)
                 h = rms_norm(x, block.ffn_norm, eps)
                 product = self._silu_product(
-                    block.gate(h, NORM_FRAC, MLP_FRAC), block.up(h, NORM_FRAC, MLP_FRAC)
+                    block.gate(h, NORM_FRAC, MLP_FRAC, work), block.up(h, NORM_FRAC, MLP_FRAC, work)
                 )
-                x = x + block.down(product, 2 * MLP_FRAC, RESIDUAL_FRAC)
+                x = x + block.down(product, 2 * MLP_FRAC, RESIDUAL_FRAC, work)
                 x = x.clamp(-RESIDUAL_LIMIT, RESIDUAL_LIMIT)
             hidden = rms_norm(x, self.output_norm, eps)
         cache.length = total
@@ -522,7 +569,8 @@ class IntLlama:
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Final-norm rows (R, d) -> int64 logits (R, vocabulary) on the 2^-LOGIT_FRAC-nat grid."""
         with il.exact_matmuls():
-            return self.head(hidden.to(self.device), NORM_FRAC, LOGIT_FRAC).to(torch.int64).cpu()
+            logits = self.head(hidden.to(self.device), NORM_FRAC, LOGIT_FRAC, self.workspace)
+            return logits.to(torch.int64).cpu()
 
 
 # ------------------------------------------------------------------------------------------------
