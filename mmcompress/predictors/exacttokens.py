@@ -23,6 +23,7 @@ from ..progress import progress
 from ..segments import Segmentation
 from . import intlayers as il
 from .hf import TokenCodec
+from .tokenmix import TokenMixer
 
 #: Every frequency table sums to 2^PRECISION_BITS (the coder's most).
 PRECISION_BITS = 24
@@ -58,6 +59,8 @@ class ExactTokenCodec(TokenCodec):
     tokens_per_call: int = TOKENS_PER_CALL
     #: The model's KV cache, kept between spans and blocks (see :meth:`_code_tokens`).
     _cache: Any = None
+    #: Mix the block's token statistics into the model's tables (:mod:`.tokenmix`).
+    mix: bool = False
 
     # --- rebuilding from an archive ----------------------------------------------------------
 
@@ -132,6 +135,7 @@ class ExactTokenCodec(TokenCodec):
         if self._cache is None:  # one for every span and block: reset, not reallocated
             self._cache = self.model.new_cache()
         cache = self._cache
+        mixer = TokenMixer(PRECISION_BITS) if self.mix else None
         with progress(total=segmentation.size, desc="LLM", unit="tok") as bar:
             for first, last in self.epochs(segmentation.steps):
                 context = (
@@ -142,11 +146,13 @@ class ExactTokenCodec(TokenCodec):
                 cache.reset()
                 if encoder is not None:
                     self._encode_span(
-                        segmentation, grid, valid, context, cache, first, last, encoder
+                        segmentation, grid, valid, context, cache, first, last, encoder, mixer
                     )
                 else:
                     assert decoder is not None
-                    self._decode_span(segmentation, grid, context, cache, first, last, decoder)
+                    self._decode_span(
+                        segmentation, grid, context, cache, first, last, decoder, mixer
+                    )
                 bar.update(segmentation.step_offset(last + 1) - segmentation.step_offset(first))
         return grid.T[valid.T].numpy()
 
@@ -160,6 +166,7 @@ class ExactTokenCodec(TokenCodec):
         first: int,
         last: int,
         encoder: Encoder,
+        mixer: TokenMixer | None,
     ) -> None:
         """Teacher forcing: the span's inputs are known, so evaluate them in a few large calls."""
         batch = grid.shape[0]
@@ -174,9 +181,17 @@ class ExactTokenCodec(TokenCodec):
             steps = slice(first + begin - skip, first + lo + hidden.shape[1] - skip)
             rows = hidden[:, begin - lo :].transpose(0, 1)[valid[:, steps].T]  # coding order
             symbols = grid[:, steps].T[valid[:, steps].T].numpy()
+            segments = valid[:, steps].T.nonzero()[:, 1].numpy()  # each row's segment
             chunk = max(1, LOGITS_PER_CALL // self.alphabet)  # tables of a few rows at a time
             for at in range(0, len(symbols), chunk):
-                encoder.encode(symbols[at : at + chunk], self.freq_tables(rows[at : at + chunk]))
+                tables = self.freq_tables(rows[at : at + chunk])
+                if mixer is not None:  # row by row, learning each token before the next row
+                    for row, (symbol, segment) in enumerate(
+                        zip(symbols[at : at + chunk], segments[at : at + chunk], strict=True)
+                    ):
+                        tables[row] = mixer.table(tables[row], int(segment))
+                        mixer.update(int(symbol))
+                encoder.encode(symbols[at : at + chunk], tables)
 
     def _decode_span(
         self,
@@ -187,6 +202,7 @@ class ExactTokenCodec(TokenCodec):
         first: int,
         last: int,
         decoder: Decoder,
+        mixer: TokenMixer | None,
     ) -> None:
         """Step by step with the KV cache: each step's tokens are the next step's inputs. The
         context is read in calls of the encoder's size (an exact model gives the same rows)."""
@@ -195,7 +211,16 @@ class ExactTokenCodec(TokenCodec):
             hidden = self.model.forward(context[:, lo : lo + per_call], cache)[:, -1]
         for step in range(first, last + 1):
             active = segmentation.active(step)
-            symbols = decoder.decode(self.freq_tables(hidden[:active])).astype(np.int64)
+            tables = self.freq_tables(hidden[:active])
+            if mixer is None:
+                symbols = decoder.decode(tables).astype(np.int64)
+            else:  # segment by segment: each token is learnt before the next table
+                symbols = np.empty(active, dtype=np.int64)
+                for segment in range(active):
+                    mixed = mixer.table(tables[segment], segment)[None]
+                    symbols[segment] = decoder.decode(mixed)[0]
+                    self._check_decoded(symbols[segment : segment + 1])
+                    mixer.update(int(symbols[segment]))
             self._check_decoded(symbols)
             grid[:active, step] = torch.from_numpy(symbols)
             if step < last:

