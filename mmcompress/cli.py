@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import json
 import os
 import shutil
@@ -1021,7 +1022,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.verbosity = max(QUIET, min(VERBOSE, NORMAL + args.verbose - args.quiet))
         if console.verbosity == QUIET:
             progress_module.set_enabled(False)
-        COMMANDS[args.command](args, console)
+        # in a copy of the context: what a command sets for itself (the LLM decode options of
+        # unpack/test) ends with it, also when main() is called again in the same process
+        contextvars.copy_context().run(COMMANDS[args.command], args, console)
         return console.status
     except Terminated:
         _say(f"{PROG}: terminated")

@@ -176,6 +176,11 @@ def test_device_option(folder: Path, monkeypatch: pytest.MonkeyPatch, capsys) ->
     cuda.is_available = lambda: True  # same bytes, with a warning
     assert cli.main(["test", "--device", "cuda", str(folder.with_name("tree.mmc"))]) == 2
     assert "no GPU path yet" in capsys.readouterr().err
+    # the decode options that command set (device cuda) end with it: nothing leaks to the
+    # next call in this process (an LLM codec rebuilt later would have tried the GPU)
+    from mmcompress.predictors import hfenv
+
+    assert hfenv.current_decode_options() == hfenv.DecodeOptions()
 
 
 def test_single_multi_block_file_is_identical_for_any_worker_count(tmp_path: Path) -> None:
