@@ -2,7 +2,7 @@
 
 The mixer alone on hand-made tables (valid tables, it learns a repeated sequence, segments keep
 their own history, its bound on contexts), then in the integer Llama codec on the tests' tiny
-dyadic Llama (tests/hfmodels.py): round trips across windows and segments, a golden hash of the
+dyadic Llama (tests/hfmodels.py), where it is an option (off by default): round trips across windows and segments, a golden hash of the
 mixed tables (the mixer's integers are the same on every machine), the archive's config, and
 archives made before mixing existed still decode.
 """
@@ -91,7 +91,7 @@ def test_tables_stay_valid_for_peaked_rows() -> None:
 transformers = pytest.importorskip("transformers")
 gguf = pytest.importorskip("gguf")
 
-from hfmodels import PEP8, build_tiny_llama  # noqa: E402
+from hfmodels import PASSAGE, PEP8, build_tiny_llama  # noqa: E402
 
 from mmcompress.predictors import build_predictor  # noqa: E402
 from mmcompress.predictors.intllama import IntLlamaCodec  # noqa: E402
@@ -108,11 +108,11 @@ def dyadic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def mixed(dyadic_dir: Path) -> IntLlamaCodec:
-    return IntLlamaCodec(dyadic_dir, **SETTINGS)
+    return IntLlamaCodec(dyadic_dir, **SETTINGS, mix=True)
 
 
-def test_mixing_is_the_default_and_round_trips(mixed: IntLlamaCodec) -> None:
-    assert mixed.mix
+def test_mixed_round_trip_and_off_by_default(mixed: IntLlamaCodec, dyadic_dir: Path) -> None:
+    assert mixed.mix and not IntLlamaCodec(dyadic_dir, **SETTINGS).mix
     raw = PEP8.read_bytes()[:2500]  # windows of 32 positions, 3 segments
     assert mixed.decode_block(mixed.encode_block(raw), len(raw)) == raw
 
@@ -139,7 +139,7 @@ def test_config_records_mixing_and_old_archives_decode_unmixed(
     rebuilt = build_predictor(config)
     assert isinstance(rebuilt, IntLlamaCodec) and rebuilt.mix
     assert rebuilt.decode_block(mixed.encode_block(raw), len(raw)) == raw
-    unmixed = IntLlamaCodec(dyadic_dir, **SETTINGS, mix=False)
+    unmixed = IntLlamaCodec(dyadic_dir, **SETTINGS)
     old_config = unmixed.config()  # as every archive before mixing: no "mix" key
     assert "mix" not in old_config
     old = build_predictor(old_config)
@@ -152,3 +152,18 @@ def test_unknown_mixing_version_is_refused(mixed: IntLlamaCodec) -> None:
 
     with pytest.raises(UnsupportedFormat, match="mixing version 2"):
         build_predictor({**mixed.config(), "mix": 2})
+
+
+def test_python_api_turns_mixing_on(tmp_path: Path) -> None:
+    from mmcompress import api, text
+
+    trained = build_tiny_llama(tmp_path)  # a few steps on PASSAGE: the model codes it
+    spec = {"id": "int-llama", "path": str(trained), "window": 32, "overlap": 8}
+    plain = text.compress(PASSAGE, model=spec)
+    blob = text.compress(PASSAGE, model={**spec, "mix": True})
+    assert text.decompress(blob) == PASSAGE and text.decompress(plain) == PASSAGE
+    assert blob != plain
+    for data, mix in ((blob, 1), (plain, None)):
+        (tmp_path / "x.mmc").write_bytes(data)
+        (codec,) = api.list_archive(tmp_path / "x.mmc").codecs
+        assert codec["id"] == "int-llama" and codec.get("mix") == mix

