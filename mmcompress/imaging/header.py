@@ -25,6 +25,7 @@ HEADER_VERSION = 1
 KIND_PNG_EXACT = 1
 KIND_LAYOUT_EXACT = 2
 KIND_PNG_PIXELS = 3
+KIND_PNG_REPLAY = 4
 
 #: Bounds for values read from untrusted headers (decompression-bomb guards).
 MAX_SIDE = 1 << 20

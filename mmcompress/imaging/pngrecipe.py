@@ -20,8 +20,10 @@ trying the ones common encoders use (libpng: level 6, memLevel 8, strategy filte
 memLevel 9; OptiPNG: all levels, memLevels and strategies, small windows) on all candidates at
 once, feeding the stream in 64 KiB steps and dropping a candidate at its first differing output
 byte, so a wrong guess costs little and the survivor has reproduced the whole stream. Streams
-written by a deflater other than zlib (zopfli, lodepng, 7-zip) cannot be matched this way: those
-files raise NotRaster and take the byte path.
+written by a deflater other than zlib (zopfli, libdeflate, 7-zip) cannot be matched this way:
+for those the recipe (KIND_PNG_REPLAY) holds a :mod:`deflatereplay` recipe instead of the
+settings, a few kilobytes from which the stream is rebuilt exactly; a stream that even that
+cannot express raises NotRaster and the file takes the byte path.
 
 The row loops (unfiltering is sequential along a row) are numba kernels.
 """
@@ -36,8 +38,10 @@ import numba
 import numpy as np
 
 from ..errors import CorruptArchive
+from . import deflatereplay
 from .header import (
     KIND_PNG_EXACT,
+    KIND_PNG_REPLAY,
     MAX_PLAN_PIXEL_BYTES,
     PATH_BYTE_EXACT,
     HeaderReader,
@@ -550,8 +554,14 @@ def plan_png_exact(data: bytes) -> ImagePlan:
     zlib_header, _, deflate_length, zlib_tail = inflate_zlib(png.zdata, len(raw))
     deflate_stream = png.zdata[ZLIB_HEADER_BYTES : ZLIB_HEADER_BYTES + deflate_length]
     settings = search_zlib_settings(raw, zlib_header, deflate_stream)
-    if settings is None:
-        raise NotRaster("PNG deflate stream was not written by zlib with settings we can find")
+    # Not zlib's: describe the stream for replay (NotRaster if it cannot be; replay is verified).
+    replay_recipe = deflatereplay.describe(deflate_stream, raw) if settings is None else b""
+    if len(replay_recipe) * 2 > len(deflate_stream):
+        # A stream this predictable-from-nothing is synthetic content the byte path keeps better.
+        raise NotRaster(
+            f"deflate replay would not pay ({len(replay_recipe)} bytes of recipe for a "
+            f"{len(deflate_stream)}-byte stream)"
+        )
     # Verify the parts the search did not: samples + filters give the same stream, and the
     # chunk layout gives the same file. (The search proved deflate(raw) == deflate_stream.)
     bpp = filter_unit(png.channels, png.bit_depth)
@@ -561,15 +571,18 @@ def plan_png_exact(data: bytes) -> ImagePlan:
     if rebuilt != data:
         raise NotRaster("PNG chunk CRCs or layout cannot be rebuilt")
 
-    writer = HeaderWriter(KIND_PNG_EXACT)
+    writer = HeaderWriter(KIND_PNG_EXACT if settings is not None else KIND_PNG_REPLAY)
     writer.blob(png.prefix)
     writer.blob(png.suffix)
     writer.blob(filters.tobytes())
     writer.blob(zlib_header)
-    writer.uint(settings.level)
-    writer.uint(settings.mem_level)
-    writer.uint(settings.strategy)
-    writer.uint(settings.window_bits)
+    if settings is not None:
+        writer.uint(settings.level)
+        writer.uint(settings.mem_level)
+        writer.uint(settings.strategy)
+        writer.uint(settings.window_bits)
+    else:
+        writer.blob(replay_recipe)
     writer.blob(zlib_tail)
     _write_sizes(writer, png.idat_sizes)
     return ImagePlan(header=writer.getvalue(), pixels=pixels, path=PATH_BYTE_EXACT)
@@ -599,7 +612,8 @@ def _ihdr_from_prefix(prefix: bytes) -> tuple[int, int, int, int, int]:
 
 
 def rebuild_png_exact(reader: HeaderReader, pixels: np.ndarray) -> bytes:
-    """Inverse of :func:`plan_png_exact` (``reader`` is positioned after the kind byte)."""
+    """Inverse of :func:`plan_png_exact` (``reader`` is positioned after the kind byte; its kind
+    is KIND_PNG_EXACT, zlib settings, or KIND_PNG_REPLAY, a deflate replay recipe)."""
     prefix = reader.blob("PNG prefix")
     suffix = reader.blob("PNG suffix")
     width, height, bit_depth, color_type, _ = _ihdr_from_prefix(prefix)
@@ -608,12 +622,19 @@ def rebuild_png_exact(reader: HeaderReader, pixels: np.ndarray) -> bytes:
     if filters.shape != (height,) or (filters.size and int(filters.max()) > 4):
         raise CorruptArchive("image header: PNG filter types do not match the image height")
     zlib_header = reader.blob("zlib header", limit=ZLIB_HEADER_BYTES)
-    level = reader.uint(9, "zlib level")
-    mem_level = reader.uint(9, "zlib memLevel")
-    strategy = reader.uint(Z_FIXED, "zlib strategy")
-    window_bits = reader.uint(15, "zlib window bits")
-    if len(zlib_header) != ZLIB_HEADER_BYTES or mem_level < 1 or window_bits < 9:
-        raise CorruptArchive("image header: invalid zlib settings")
+    if len(zlib_header) != ZLIB_HEADER_BYTES:
+        raise CorruptArchive("image header: invalid zlib header")
+    settings = replay_recipe = None
+    if reader.kind == KIND_PNG_REPLAY:
+        replay_recipe = reader.blob("deflate replay recipe")
+    else:
+        level = reader.uint(9, "zlib level")
+        mem_level = reader.uint(9, "zlib memLevel")
+        strategy = reader.uint(Z_FIXED, "zlib strategy")
+        window_bits = reader.uint(15, "zlib window bits")
+        if mem_level < 1 or window_bits < 9:
+            raise CorruptArchive("image header: invalid zlib settings")
+        settings = ZlibSettings(level, mem_level, strategy, window_bits)
     zlib_tail = reader.blob("zlib tail")
     sizes = _read_sizes(reader)
     reader.finish()
@@ -623,11 +644,12 @@ def rebuild_png_exact(reader: HeaderReader, pixels: np.ndarray) -> bytes:
 
     rows = rows_from_samples(pixels, bit_depth)
     raw = filter_rows(rows, filters, filter_unit(channels, bit_depth))
-    zdata = (
-        zlib_header
-        + deflate(raw, ZlibSettings(level, mem_level, strategy, window_bits))
-        + zlib_tail
-    )
+    if settings is not None:
+        stream = deflate(raw, settings)
+    else:
+        assert replay_recipe is not None
+        stream = deflatereplay.replay(replay_recipe, raw)
+    zdata = zlib_header + stream + zlib_tail
     if sum(sizes) != len(zdata):
         raise CorruptArchive("image header: IDAT chunk sizes do not add up to the zlib stream")
     return prefix + idat_chunks(zdata, sizes) + suffix

@@ -31,6 +31,7 @@ from .header import (
     KIND_LAYOUT_EXACT,
     KIND_PNG_EXACT,
     KIND_PNG_PIXELS,
+    KIND_PNG_REPLAY,
     PATH_PIXEL_EXACT,
     HeaderReader,
     HeaderWriter,
@@ -102,7 +103,7 @@ def rebuild(header: bytes, pixels: np.ndarray) -> bytes:
     """The file a plan describes; CorruptArchive if the header (or the pixels' shape) is bad."""
     reader = HeaderReader(header)
     try:
-        if reader.kind == KIND_PNG_EXACT:
+        if reader.kind in (KIND_PNG_EXACT, KIND_PNG_REPLAY):
             return rebuild_png_exact(reader, pixels)
         if reader.kind == KIND_LAYOUT_EXACT:
             return rebuild_layout_exact(reader, pixels)
