@@ -9,9 +9,14 @@ and the block's code lengths, a shortest-path parse (cost of each choice = its c
 bits, the cheapest way to the block's end by backward dynamic programming, every length with its
 closest distance) predicts the encoder's next token: on the Kodak PNGs 96-99 % of tokens. The
 recipe stores, per block, its type, the raw header bits and where its data ends; per token one
-arithmetic-coded bit "the prediction is right", else the token itself (length by an adaptive
-binary tree; the distance as "closest with that length" or its 15 bits). A few kilobytes replace
-a half-megabyte stream, which the pixel model then codes as pixels.
+arithmetic-coded bit "the prediction is right" (in the context of how sure the parse was: ties,
+the runner-up's extra cost in bits, literal or match), else the token itself (length by an
+adaptive binary tree; the distance as "closest with that length" or its 15 bits). A few
+kilobytes replace a half-megabyte stream, which the pixel model then codes as pixels.
+
+The match search is bounded (chain steps, links in a row that find nothing longer, bytes
+compared) so that periodic synthetic images do not take quadratic time; the bounds are part of
+the format (encoder and decoder must search alike) and only cost prediction quality.
 
 ``describe(stream, data)`` -> recipe bytes (or :class:`NotRaster` when the stream has a form
 this cannot express), ``replay(recipe, data)`` -> the stream, verified at describe time by running
@@ -378,9 +383,10 @@ def _closest_matches(data, prev, p, limit, sub):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _predict_block(data, prev, start, end, litlen, dist, choice, ties):  # type: ignore[no-untyped-def]
+def _predict_block(data, prev, start, end, litlen, dist, choice, context):  # type: ignore[no-untyped-def]
     """choice[p] = the cheapest first token from p to ``end`` (0 literal, else its length);
-    ties[p] = how many choices share that cost (capped at 3)."""
+    context[p] = how sure that is: ties (0-3) | margin bucket << 2 | (choice is a match) << 5,
+    the margin being how many bits the runner-up costs more (bucketed by MARGIN_BUCKETS)."""
     infinite = np.int64(1) << 50
     n = end - start
     cost = np.full(n + 1, infinite, dtype=np.int64)
@@ -389,6 +395,7 @@ def _predict_block(data, prev, start, end, litlen, dist, choice, ties):  # type:
     for i in range(n - 1, -1, -1):
         p = start + i
         best = infinite
+        second = infinite
         best_len = 0
         tied = 0
         if litlen[data[p]] > 0 and cost[i + 1] < infinite:
@@ -407,14 +414,18 @@ def _predict_block(data, prev, start, end, litlen, dist, choice, ties):  # type:
                     + cost[i + length]
                 )  # fmt: skip
                 if c < best:
+                    second = best
                     best = c
                     best_len = length
                     tied = 1
                 elif c == best:
                     tied += 1
+                elif c < second:
+                    second = c
         cost[i] = best
         choice[p] = best_len
-        ties[p] = min(tied, 3)
+        margin = 0 if tied > 1 else min(second - best, len(MARGIN_BUCKETS) - 1)
+        context[p] = min(tied, 3) | (MARGIN_BUCKETS[margin] << 2) | ((best_len > 0) << 5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,17 +481,21 @@ def _decode_bit(coder, buf, probs, ctx):  # type: ignore[no-untyped-def]
     return bit
 
 
-# Contexts of the token coder: [0, 8) "prediction right" by (ties, previous hit); then the
-# length tree (9 bits, 512 nodes), "closest distance" by hit, and one for a distance's raw bits.
-_HIT_CONTEXTS = 8
+#: Bits by which the runner-up choice costs more -> bucket (6 buckets; 9 and over share one).
+MARGIN_BUCKETS = np.array([0, 1, 2, 3, 3, 4, 4, 4, 4, 5], dtype=np.int64)
+
+# Contexts of the token coder: [0, 128) "prediction right" by (prediction context, previous
+# hit); then two length trees (9 bits, 512 nodes; one where a literal was predicted, one where a
+# match was), "closest distance" by hit, and one for a distance's raw bits.
+_HIT_CONTEXTS = 128
 _TREE = _HIT_CONTEXTS
-_CLOSEST = _TREE + 512
+_CLOSEST = _TREE + 1024
 _CONTEXTS = _CLOSEST + 2
 _LENGTH_BITS = 9  # 0 (literal) or 3..258
 
 
 @numba.njit(cache=True)
-def _encode_tokens(data, prev, blocks, n_blk, tok_len, tok_dist, choice, ties, out):  # type: ignore[no-untyped-def]
+def _encode_tokens(data, prev, blocks, n_blk, tok_len, tok_dist, choice, context, out):  # type: ignore[no-untyped-def]
     probs = np.full(_CONTEXTS + 1, _PROB_ONE // 2, dtype=np.int64)
     coder = np.array([0, 0xFFFFFFFF, 0], dtype=np.int64)
     sub = np.zeros(MAX_MATCH + 1, dtype=np.int64)
@@ -492,12 +507,13 @@ def _encode_tokens(data, prev, blocks, n_blk, tok_len, tok_dist, choice, ties, o
         for t in range(blocks[b, 5], blocks[b, 6]):
             length = tok_len[t]
             hit = 1 if choice[p] == length else 0
-            _encode_bit(coder, out, probs, ties[p] * 2 + last_hit, hit)
+            _encode_bit(coder, out, probs, np.int64(context[p]) * 2 + last_hit, hit)
             if not hit:
+                tree = 512 if choice[p] else 0
                 node = 1
                 for i in range(_LENGTH_BITS - 1, -1, -1):
                     bit = (length >> i) & 1
-                    _encode_bit(coder, out, probs, _TREE + node, bit)
+                    _encode_bit(coder, out, probs, _TREE + tree + node, bit)
                     node = node * 2 + bit
             if length:
                 for j in range(MIN_MATCH, length + 1):
@@ -520,7 +536,7 @@ def _encode_tokens(data, prev, blocks, n_blk, tok_len, tok_dist, choice, ties, o
 
 
 @numba.njit(cache=True)
-def _decode_tokens(data, prev, blocks, n_blk, buf, choice, ties, tok_len, tok_dist):  # type: ignore[no-untyped-def]
+def _decode_tokens(data, prev, blocks, n_blk, buf, choice, context, tok_len, tok_dist):  # type: ignore[no-untyped-def]
     """Inverse of _encode_tokens; returns the token count, or -1 if the tokens do not fit."""
     probs = np.full(_CONTEXTS + 1, _PROB_ONE // 2, dtype=np.int64)
     coder = np.array([0, 0xFFFFFFFF, 0, 0], dtype=np.int64)
@@ -539,13 +555,14 @@ def _decode_tokens(data, prev, blocks, n_blk, buf, choice, ties, tok_len, tok_di
             while p < end:
                 if n_tok >= len(tok_len):
                     return -1
-                hit = _decode_bit(coder, buf, probs, ties[p] * 2 + last_hit)
+                hit = _decode_bit(coder, buf, probs, np.int64(context[p]) * 2 + last_hit)
                 if hit:
                     length = choice[p]
                 else:
+                    tree = 512 if choice[p] else 0
                     node = 1
                     for _ in range(_LENGTH_BITS):
-                        node = node * 2 + _decode_bit(coder, buf, probs, _TREE + node)
+                        node = node * 2 + _decode_bit(coder, buf, probs, _TREE + tree + node)
                     length = node - (1 << _LENGTH_BITS)
                 if length:
                     if length < MIN_MATCH or length > min(MAX_MATCH, end - p):
@@ -677,9 +694,9 @@ def describe(stream: bytes, data: bytes) -> bytes:
                 header_bit_count += 1
     writer.blob(bytes(header_bits))
     writer.uint(_bits(buf, end_bit, (8 - end_bit % 8) % 8))
-    choice, ties, prev = _predictions(raw, blocks, n_blk, litlens, dists)
+    choice, context, prev = _predictions(raw, blocks, n_blk, litlens, dists)
     out = np.zeros(len(stream) * 2 + 64, dtype=np.uint8)
-    written = _encode_tokens(raw, prev, blocks, n_blk, tok_len, tok_dist, choice, ties, out)
+    written = _encode_tokens(raw, prev, blocks, n_blk, tok_len, tok_dist, choice, context, out)
     writer.blob(out[:written].tobytes())
     recipe = writer.getvalue()[2:]
     if replay(recipe, data) != stream:
@@ -690,13 +707,13 @@ def describe(stream: bytes, data: bytes) -> bytes:
 def _predictions(raw, blocks, n_blk, litlens, dists):  # type: ignore[no-untyped-def]
     prev = _chains(raw)
     choice = np.zeros(len(raw), dtype=np.int16)
-    ties = np.zeros(len(raw), dtype=np.uint8)
+    context = np.zeros(len(raw), dtype=np.uint8)
     for b in range(n_blk):
         if blocks[b, 0] != STORED:
             _predict_block(
-                raw, prev, blocks[b, 3], blocks[b, 4], litlens[b], dists[b], choice, ties
+                raw, prev, blocks[b, 3], blocks[b, 4], litlens[b], dists[b], choice, context
             )
-    return choice, ties, prev
+    return choice, context, prev
 
 
 def replay(recipe: bytes, data: bytes) -> bytes:
@@ -743,10 +760,10 @@ def replay(recipe: bytes, data: bytes) -> bytes:
             if end != header_pos + count:
                 raise CorruptArchive("deflate replay: a block header is damaged")
             header_pos = end
-    choice, ties, prev = _predictions(raw, blocks, n_blk, litlens, dists)
+    choice, context, prev = _predictions(raw, blocks, n_blk, litlens, dists)
     tok_len = np.zeros(len(raw) + 1, dtype=np.int16)
     tok_dist = np.zeros(len(raw) + 1, dtype=np.int32)
-    if _decode_tokens(raw, prev, blocks, n_blk, tokens, choice, ties, tok_len, tok_dist) < 0:
+    if _decode_tokens(raw, prev, blocks, n_blk, tokens, choice, context, tok_len, tok_dist) < 0:
         raise CorruptArchive("deflate replay: tokens do not fit the data")
     out = np.zeros(len(raw) * 2 + header_pos // 8 + 8 * n_blk + 64, dtype=np.uint8)
     end_bit = _write_kernel(
