@@ -110,6 +110,17 @@ def test_a_stream_that_does_not_inflate_to_the_data_is_refused() -> None:
         describe(stream[:-50], data)
 
 
+def test_a_stream_of_many_tiny_blocks_is_refused() -> None:
+    """A block per few bytes (a flush after each) is beyond max_blocks: the byte path's business."""
+    data = ALICE.read_bytes()[:4_000]
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    pieces = [deflater.compress(data[i : i + 8]) + deflater.flush(zlib.Z_FULL_FLUSH)
+              for i in range(0, len(data), 8)]  # fmt: skip
+    stream = b"".join(pieces) + deflater.flush()
+    with pytest.raises(NotRaster, match="more blocks"):
+        describe(stream, data)
+
+
 def test_damaged_recipes_are_refused() -> None:
     data = ALICE.read_bytes()[:20_000]
     stream = _raw_deflate(data, 9)

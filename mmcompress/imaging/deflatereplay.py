@@ -49,8 +49,15 @@ MAX_MATCH = 258
 MIN_MATCH = 3
 #: Image data beyond this is not described (memory: about 12 bytes per byte of data).
 MAX_DATA_BYTES = 1 << 26
-#: Largest number of blocks a recipe may declare.
-MAX_BLOCKS = 1 << 24
+#: Most blocks a stream may have: one per 256 bytes of data, plus 64 (real encoders write blocks
+#: of kilobytes; the bound keeps a hostile recipe from making replay allocate much per byte).
+BLOCK_DATA_BYTES = 256
+EXTRA_BLOCKS = 64
+
+
+def max_blocks(data_bytes: int) -> int:
+    return data_bytes // BLOCK_DATA_BYTES + EXTRA_BLOCKS
+
 
 # Length codes 257..285 and distance codes 0..29 (RFC 1951, section 3.2.5).
 LENGTH_BASE = np.array(
@@ -659,17 +666,18 @@ def describe(stream: bytes, data: bytes) -> bytes:
     buf = np.frombuffer(stream, dtype=np.uint8)
     raw = np.frombuffer(data, dtype=np.uint8)
     capacity = len(data) + 2
-    block_capacity = len(stream) * 8 // 3 + 2
     tok_len = np.zeros(capacity, dtype=np.int16)
     tok_dist = np.zeros(capacity, dtype=np.int32)
-    blocks = np.zeros((min(block_capacity, MAX_BLOCKS), 8), dtype=np.int64)
-    litlens = np.zeros((len(blocks), 288), dtype=np.int64)
-    dists = np.zeros((len(blocks), 32), dtype=np.int64)
+    blocks = np.zeros((max_blocks(len(raw)), 8), dtype=np.int64)
+    litlens = np.zeros((len(blocks), 288), dtype=np.int16)
+    dists = np.zeros((len(blocks), 32), dtype=np.int16)
     status, _, n_blk, end_bit = _parse_kernel(
         buf, len(raw), tok_len, tok_dist, blocks, litlens, dists
     )
     if status == _UNEXPRESSIBLE:
         raise NotRaster("deflate stream codes length 258 the long way")
+    if status == _TOO_MANY:
+        raise NotRaster("deflate stream has more blocks than replay allows")
     if status != _OK or blocks[n_blk - 1, 4] != len(raw) or (end_bit + 7) // 8 != len(stream):
         raise NotRaster("deflate stream cannot be replayed")
     writer = HeaderWriter(0)
@@ -722,12 +730,12 @@ def replay(recipe: bytes, data: bytes) -> bytes:
     if reader.uint(REPLAY_VERSION, "deflate replay version") != REPLAY_VERSION:
         raise CorruptArchive("deflate replay: unknown version")
     raw = np.frombuffer(data, dtype=np.uint8)
-    n_blk = reader.uint(MAX_BLOCKS, "deflate block count")
+    n_blk = reader.uint(max_blocks(len(raw)), "deflate block count")
     if n_blk < 1:
         raise CorruptArchive("deflate replay: no blocks")
     blocks = np.zeros((n_blk, 8), dtype=np.int64)
-    litlens = np.zeros((n_blk, 288), dtype=np.int64)
-    dists = np.zeros((n_blk, 32), dtype=np.int64)
+    litlens = np.zeros((n_blk, 288), dtype=np.int16)
+    dists = np.zeros((n_blk, 32), dtype=np.int16)
     position = 0
     for b in range(n_blk):
         btype = reader.uint(DYNAMIC, "deflate block type")
