@@ -24,8 +24,8 @@ ALICE = CORPUS / "text" / "alice29.txt"
 #: The recipe of kodim02's stream: its size and sha256 (a change to the predictor or the recipe
 #: format changes these; archives made before such a change must still unpack, so bump the
 #: version in deflatereplay then).
-KODIM02_RECIPE_BYTES = 6529
-KODIM02_RECIPE_SHA256 = "bc038bbbd4e2b51f6c46ac08b4c984a71d087b065b075a08932c026fd448245f"
+KODIM02_RECIPE_BYTES = 6530
+KODIM02_RECIPE_SHA256 = "f01cd32d217fb92ab51902f589792f7b8f386d106dff52a091e00ce450b88e91"
 
 
 def _kodim02_stream() -> tuple[bytes, bytes]:
@@ -108,6 +108,17 @@ def test_a_stream_that_does_not_inflate_to_the_data_is_refused() -> None:
         describe(stream, data[:-1])
     with pytest.raises(NotRaster):
         describe(stream[:-50], data)
+
+
+def test_a_stream_of_many_tiny_blocks_is_refused() -> None:
+    """A block per few bytes (a flush after each) is beyond max_blocks: the byte path's business."""
+    data = ALICE.read_bytes()[:4_000]
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    pieces = [deflater.compress(data[i : i + 8]) + deflater.flush(zlib.Z_FULL_FLUSH)
+              for i in range(0, len(data), 8)]  # fmt: skip
+    stream = b"".join(pieces) + deflater.flush()
+    with pytest.raises(NotRaster, match="more blocks"):
+        describe(stream, data)
 
 
 def test_damaged_recipes_are_refused() -> None:

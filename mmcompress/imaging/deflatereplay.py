@@ -49,8 +49,15 @@ MAX_MATCH = 258
 MIN_MATCH = 3
 #: Image data beyond this is not described (memory: about 12 bytes per byte of data).
 MAX_DATA_BYTES = 1 << 26
-#: Largest number of blocks a recipe may declare.
-MAX_BLOCKS = 1 << 24
+#: Most blocks a stream may have: one per 256 bytes of data, plus 64 (real encoders write blocks
+#: of kilobytes; the bound keeps a hostile recipe from making replay allocate much per byte).
+BLOCK_DATA_BYTES = 256
+EXTRA_BLOCKS = 64
+
+
+def max_blocks(data_bytes: int) -> int:
+    return data_bytes // BLOCK_DATA_BYTES + EXTRA_BLOCKS
+
 
 # Length codes 257..285 and distance codes 0..29 (RFC 1951, section 3.2.5).
 LENGTH_BASE = np.array(
@@ -311,25 +318,42 @@ def _parse_kernel(buf, data_len, tok_len, tok_dist, blocks, litlens, dists):  # 
 
 
 _HASH_BITS = 22
+#: Chains: 3 bytes (exact), then hashes of the next SHORT_KEY and of the next LONG_KEY bytes.
+SHORT_KEY = 4
+LONG_KEY = 6
+
+
+@numba.njit(cache=True)
+def _hash_key(data, p, count):  # type: ignore[no-untyped-def]
+    key = np.uint64(0)
+    for i in range(count):
+        key = (key << np.uint64(8)) | np.uint64(data[p + i])
+    key = key * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(key >> np.uint64(64 - _HASH_BITS))
 
 
 @numba.njit(cache=True)
 def _chains(data):  # type: ignore[no-untyped-def]
-    """Match chains: prev[0, p] = the last position before p starting with the same 3 bytes,
-    prev[1, p] = the last one whose next 4 bytes hash alike (-1: none)."""
+    """Match chains, nearest first: prev[0, p] = the last position before p starting with the
+    same 3 bytes; prev[1, p] / prev[2, p] = the last one whose next SHORT_KEY / LONG_KEY bytes
+    hash alike (-1: none). Every position sharing k bytes with p is on p's k-byte chain."""
     n = len(data)
     head3 = np.full(1 << 24, -1, dtype=np.int32)
-    head4 = np.full(1 << _HASH_BITS, -1, dtype=np.int32)
-    prev = np.full((2, n), -1, dtype=np.int32)
+    head_short = np.full(1 << _HASH_BITS, -1, dtype=np.int32)
+    head_long = np.full(1 << _HASH_BITS, -1, dtype=np.int32)
+    prev = np.full((3, n), -1, dtype=np.int32)
     for p in range(n - 2):
         key = (np.int64(data[p]) << 16) | (np.int64(data[p + 1]) << 8) | np.int64(data[p + 2])
         prev[0, p] = head3[key]
         head3[key] = p
-        if p + 3 < n:
-            h = ((key << 8) | np.int64(data[p + 3])) * 2654435761
-            h = (h >> (32 - _HASH_BITS)) & ((1 << _HASH_BITS) - 1)
-            prev[1, p] = head4[h]
-            head4[h] = p
+        if p + SHORT_KEY <= n:
+            h = _hash_key(data, p, SHORT_KEY)
+            prev[1, p] = head_short[h]
+            head_short[h] = p
+        if p + LONG_KEY <= n:
+            h = _hash_key(data, p, LONG_KEY)
+            prev[2, p] = head_long[h]
+            head_long[h] = p
     return prev
 
 
@@ -342,21 +366,10 @@ def _match_length(data, q, p, limit):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _closest_matches(data, prev, p, limit, sub):  # type: ignore[no-untyped-def]
-    """sub[L] = the closest distance with a match of >= L bytes at p; returns the longest (>= 2).
-
-    The closest 3-byte match is the head of the 3-byte chain; longer ones are searched along
-    the 4-byte chain (up to MAX_CHAIN_STEPS links), nearest first.
-    """
-    q = prev[0, p]
-    if q < 0 or p - q > WINDOW:
-        return MIN_MATCH - 1
-    best = _match_length(data, q, p, limit)
-    for j in range(MIN_MATCH, best + 1):
-        sub[j] = p - q
-    if best == limit:
-        return best
-    q = prev[1, p]
+def _walk(data, prev, chain, p, limit, best, enough, sub):  # type: ignore[no-untyped-def]
+    """Follow one chain from p, nearest first, recording in ``sub`` each longer match found;
+    stops at ``enough`` bytes or at the search bounds. Returns the longest match so far."""
+    q = prev[chain, p]
     steps = 0
     idle = 0
     compared = 0
@@ -365,8 +378,8 @@ def _closest_matches(data, prev, p, limit, sub):  # type: ignore[no-untyped-def]
             break
         if compared >= MAX_COMPARED_BYTES:
             break
-        # A candidate can only beat ``best`` if it also matches at offset ``best``.
         idle += 1
+        # A candidate can only beat ``best`` if it also matches at offset ``best``.
         if data[q + best] == data[p + best]:
             length = _match_length(data, q, p, limit)
             compared += length
@@ -375,10 +388,31 @@ def _closest_matches(data, prev, p, limit, sub):  # type: ignore[no-untyped-def]
                     sub[j] = p - q
                 best = length
                 idle = 0
-                if best == limit:
+                if best >= enough:
                     break
-        q = prev[1, q]
+        q = prev[chain, q]
         steps += 1
+    return best
+
+
+@numba.njit(cache=True)
+def _closest_matches(data, prev, p, limit, sub):  # type: ignore[no-untyped-def]
+    """sub[L] = the closest distance with a match of >= L bytes at p; returns the longest (>= 2).
+
+    The closest 3-byte match is the head of the 3-byte chain; lengths up to LONG_KEY - 1 are
+    searched along the SHORT_KEY chain, longer ones along the (much sparser) LONG_KEY chain:
+    any match of L bytes is on the chains of keys up to L bytes long.
+    """
+    q = prev[0, p]
+    if q < 0 or p - q > WINDOW:
+        return MIN_MATCH - 1
+    best = _match_length(data, q, p, limit)
+    for j in range(MIN_MATCH, best + 1):
+        sub[j] = p - q
+    if best < LONG_KEY - 1 and best < limit:
+        best = _walk(data, prev, 1, p, limit, best, LONG_KEY - 1, sub)
+    if best < limit and best >= LONG_KEY - 1:
+        best = _walk(data, prev, 2, p, limit, best, limit, sub)
     return best
 
 
@@ -659,17 +693,18 @@ def describe(stream: bytes, data: bytes) -> bytes:
     buf = np.frombuffer(stream, dtype=np.uint8)
     raw = np.frombuffer(data, dtype=np.uint8)
     capacity = len(data) + 2
-    block_capacity = len(stream) * 8 // 3 + 2
     tok_len = np.zeros(capacity, dtype=np.int16)
     tok_dist = np.zeros(capacity, dtype=np.int32)
-    blocks = np.zeros((min(block_capacity, MAX_BLOCKS), 8), dtype=np.int64)
-    litlens = np.zeros((len(blocks), 288), dtype=np.int64)
-    dists = np.zeros((len(blocks), 32), dtype=np.int64)
+    blocks = np.zeros((max_blocks(len(raw)), 8), dtype=np.int64)
+    litlens = np.zeros((len(blocks), 288), dtype=np.int16)
+    dists = np.zeros((len(blocks), 32), dtype=np.int16)
     status, _, n_blk, end_bit = _parse_kernel(
         buf, len(raw), tok_len, tok_dist, blocks, litlens, dists
     )
     if status == _UNEXPRESSIBLE:
         raise NotRaster("deflate stream codes length 258 the long way")
+    if status == _TOO_MANY:
+        raise NotRaster("deflate stream has more blocks than replay allows")
     if status != _OK or blocks[n_blk - 1, 4] != len(raw) or (end_bit + 7) // 8 != len(stream):
         raise NotRaster("deflate stream cannot be replayed")
     writer = HeaderWriter(0)
@@ -722,12 +757,12 @@ def replay(recipe: bytes, data: bytes) -> bytes:
     if reader.uint(REPLAY_VERSION, "deflate replay version") != REPLAY_VERSION:
         raise CorruptArchive("deflate replay: unknown version")
     raw = np.frombuffer(data, dtype=np.uint8)
-    n_blk = reader.uint(MAX_BLOCKS, "deflate block count")
+    n_blk = reader.uint(max_blocks(len(raw)), "deflate block count")
     if n_blk < 1:
         raise CorruptArchive("deflate replay: no blocks")
     blocks = np.zeros((n_blk, 8), dtype=np.int64)
-    litlens = np.zeros((n_blk, 288), dtype=np.int64)
-    dists = np.zeros((n_blk, 32), dtype=np.int64)
+    litlens = np.zeros((n_blk, 288), dtype=np.int16)
+    dists = np.zeros((n_blk, 32), dtype=np.int16)
     position = 0
     for b in range(n_blk):
         btype = reader.uint(DYNAMIC, "deflate block type")
