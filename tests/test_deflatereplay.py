@@ -14,7 +14,7 @@ import pytest
 
 from mmcompress.errors import CorruptArchive
 from mmcompress.imaging import NotRaster, plan_exact, rebuild
-from mmcompress.imaging.deflatereplay import describe, replay
+from mmcompress.imaging.deflatereplay import MAX_DATA_BYTES, describe, replay
 from mmcompress.imaging.pngrecipe import inflate_zlib, parse_png
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench"
@@ -119,6 +119,11 @@ def test_a_stream_of_many_tiny_blocks_is_refused() -> None:
     stream = b"".join(pieces) + deflater.flush()
     with pytest.raises(NotRaster, match="more blocks"):
         describe(stream, data)
+
+
+def test_data_beyond_the_memory_bound_is_refused_before_any_work() -> None:
+    with pytest.raises(NotRaster, match="too large"):
+        describe(b"\x03\x00", bytes(MAX_DATA_BYTES + 1))
 
 
 def test_damaged_recipes_are_refused() -> None:

@@ -47,8 +47,9 @@ MAX_COMPARED_BYTES = 2048
 WINDOW = 32768
 MAX_MATCH = 258
 MIN_MATCH = 3
-#: Image data beyond this is not described (memory: about 12 bytes per byte of data).
-MAX_DATA_BYTES = 1 << 26
+#: Image data beyond this is not described: the search and the parse take about 25 bytes of
+#: memory per byte of data (+ 96 MiB of chain heads), ~0.5 GB at this bound (5 megapixels RGB).
+MAX_DATA_BYTES = 1 << 24
 #: Most blocks a stream may have: one per 256 bytes of data, plus 64 (real encoders write blocks
 #: of kilobytes; the bound keeps a hostile recipe from making replay allocate much per byte).
 BLOCK_DATA_BYTES = 256
@@ -421,9 +422,10 @@ def _predict_block(data, prev, start, end, litlen, dist, choice, context):  # ty
     """choice[p] = the cheapest first token from p to ``end`` (0 literal, else its length);
     context[p] = how sure that is: ties (0-3) | margin bucket << 2 | (choice is a match) << 5,
     the margin being how many bits the runner-up costs more (bucketed by MARGIN_BUCKETS)."""
-    infinite = np.int64(1) << 50
+    # Costs fit int32: at most 16 bits per byte of data (MAX_DATA_BYTES) below ``infinite``.
+    infinite = np.int64(2**31 - 1)
     n = end - start
-    cost = np.full(n + 1, infinite, dtype=np.int64)
+    cost = np.full(n + 1, infinite, dtype=np.int32)
     cost[n] = 0
     sub = np.zeros(MAX_MATCH + 1, dtype=np.int64)
     for i in range(n - 1, -1, -1):
@@ -734,6 +736,7 @@ def describe(stream: bytes, data: bytes) -> bytes:
     written = _encode_tokens(raw, prev, blocks, n_blk, tok_len, tok_dist, choice, context, out)
     writer.blob(out[:written].tobytes())
     recipe = writer.getvalue()[2:]
+    del choice, context, prev, tok_len, tok_dist, out  # replay allocates its own
     if replay(recipe, data) != stream:
         raise NotRaster("deflate replay did not reproduce the stream")
     return recipe
