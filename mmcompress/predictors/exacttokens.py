@@ -214,14 +214,14 @@ class ExactTokenCodec(TokenCodec):
             tables = self.freq_tables(hidden[:active])
             if mixer is None:
                 symbols = decoder.decode(tables).astype(np.int64)
-            else:  # segment by segment: each token is learnt before the next table
+                self._check_decoded(symbols)
+            else:  # segment by segment: each token is learnt (once checked) before the next table
                 symbols = np.empty(active, dtype=np.int64)
                 for segment in range(active):
                     mixed = mixer.table(tables[segment], segment)[None]
                     symbols[segment] = decoder.decode(mixed)[0]
                     self._check_decoded(symbols[segment : segment + 1])
                     mixer.update(int(symbols[segment]))
-            self._check_decoded(symbols)
             grid[:active, step] = torch.from_numpy(symbols)
             if step < last:
                 hidden = self.model.forward(grid[:, step : step + 1], cache)[:, -1]
