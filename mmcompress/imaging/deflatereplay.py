@@ -477,16 +477,26 @@ def _p12(state):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
+def _midpoint(x1, x2, probs, ctx):  # type: ignore[no-untyped-def]
+    """Where the range [x1, x2] splits: below and at it a 1, above it a 0."""
+    return x1 + ((x2 - x1) >> 12) * _p12(probs[ctx])
+
+
+@numba.njit(cache=True)
+def _narrow(x1, x2, probs, ctx, bit):  # type: ignore[no-untyped-def]
+    """The range left after ``bit``; the context's probability learns the bit."""
+    mid = _midpoint(x1, x2, probs, ctx)
+    if bit:
+        probs[ctx] += (_PROB_ONE - probs[ctx]) >> _RATE
+        return x1, mid
+    probs[ctx] -= probs[ctx] >> _RATE
+    return mid + 1, x2
+
+
+@numba.njit(cache=True)
 def _encode_bit(coder, out, probs, ctx, bit):  # type: ignore[no-untyped-def]
     """coder = [x1, x2, bytes written]; probs[ctx] is P(bit = 1) in 1/65536."""
-    x1, x2 = coder[0], coder[1]
-    mid = x1 + ((x2 - x1) >> 12) * _p12(probs[ctx])
-    if bit:
-        x2 = mid
-        probs[ctx] += (_PROB_ONE - probs[ctx]) >> _RATE
-    else:
-        x1 = mid + 1
-        probs[ctx] -= probs[ctx] >> _RATE
+    x1, x2 = _narrow(coder[0], coder[1], probs, ctx, bit)
     while ((x1 ^ x2) & 0xFF000000) == 0:
         out[coder[2]] = x2 >> 24
         coder[2] += 1
@@ -498,15 +508,9 @@ def _encode_bit(coder, out, probs, ctx, bit):  # type: ignore[no-untyped-def]
 @numba.njit(cache=True)
 def _decode_bit(coder, buf, probs, ctx):  # type: ignore[no-untyped-def]
     """coder = [x1, x2, x, next byte to read]."""
-    x1, x2, x = coder[0], coder[1], coder[2]
-    mid = x1 + ((x2 - x1) >> 12) * _p12(probs[ctx])
-    bit = 1 if x <= mid else 0
-    if bit:
-        x2 = mid
-        probs[ctx] += (_PROB_ONE - probs[ctx]) >> _RATE
-    else:
-        x1 = mid + 1
-        probs[ctx] -= probs[ctx] >> _RATE
+    x = coder[2]
+    bit = 1 if x <= _midpoint(coder[0], coder[1], probs, ctx) else 0
+    x1, x2 = _narrow(coder[0], coder[1], probs, ctx, bit)
     while ((x1 ^ x2) & 0xFF000000) == 0:
         x1 = (x1 << 8) & 0xFFFFFFFF
         x2 = ((x2 << 8) & 0xFFFFFFFF) | 255
