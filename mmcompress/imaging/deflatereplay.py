@@ -57,6 +57,7 @@ EXTRA_BLOCKS = 64
 
 
 def max_blocks(data_bytes: int) -> int:
+    """How many blocks a stream of ``data_bytes`` inflated bytes may have to be described."""
     return data_bytes // BLOCK_DATA_BYTES + EXTRA_BLOCKS
 
 
@@ -799,7 +800,10 @@ def replay(recipe: bytes, data: bytes) -> bytes:
             if header_pos + count > len(header_bits) * 8:
                 raise CorruptArchive("deflate replay: block headers truncated")
             end = _header_lengths(header_bits, header_pos, litlens[b], dists[b])
-            if end != header_pos + count:
+            if (
+                end != header_pos + count
+                or min(_canonical_codes(litlens[b])[0], _canonical_codes(dists[b])[0]) < 0
+            ):  # (an over-subscribed code: no inflater reads such a stream)
                 raise CorruptArchive("deflate replay: a block header is damaged")
             header_pos = end
     choice, context, prev = _predictions(raw, blocks, n_blk, litlens, dists)
