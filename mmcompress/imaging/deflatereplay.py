@@ -717,8 +717,8 @@ def describe(stream: bytes, data: bytes) -> bytes:
     writer = HeaderWriter(0)
     writer.uint(REPLAY_VERSION)
     writer.uint(n_blk)
-    header_bits = bytearray()
-    header_bit_count = 0
+    stream_bits = np.unpackbits(buf, bitorder="little")
+    header_runs = []
     for b in range(n_blk):
         btype = int(blocks[b, 0])
         writer.uint(btype)
@@ -728,13 +728,10 @@ def describe(stream: bytes, data: bytes) -> bytes:
         elif btype == DYNAMIC:
             first, after = int(blocks[b, 1]) + 3, int(blocks[b, 2])
             writer.uint(after - first)
-            for i in range(first, after):
-                if header_bit_count % 8 == 0:
-                    header_bits.append(0)
-                if (stream[i >> 3] >> (i & 7)) & 1:
-                    header_bits[-1] |= 1 << (header_bit_count % 8)
-                header_bit_count += 1
-    writer.blob(bytes(header_bits))
+            header_runs.append(stream_bits[first:after])
+    # The dynamic headers' bits, back to back, packed least significant first (zero-padded).
+    header_bits = np.concatenate(header_runs) if header_runs else np.zeros(0, dtype=np.uint8)
+    writer.blob(np.packbits(header_bits, bitorder="little").tobytes())
     writer.uint(_bits(buf, end_bit, (8 - end_bit % 8) % 8))
     choice, context, prev = _predictions(raw, blocks, n_blk, litlens, dists)
     out = np.zeros(len(stream) * 2 + 64, dtype=np.uint8)
