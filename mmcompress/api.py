@@ -19,7 +19,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -60,7 +60,13 @@ from .parallel import BlockPool, resolve_workers
 from .predictors.hfenv import model_spec
 from .progress import progress as progress_bar
 from .serializers import PathOptions, Planned, RichPaths
-from .streams import CodecBook, encode_stream_block, new_content_hash, read_full
+from .streams import (
+    CodecBook,
+    decoded_blocks,
+    encode_stream_block,
+    new_content_hash,
+    read_full,
+)
 from .tags import block_tag
 
 ARCHIVE_SUFFIX = ".mmc"
@@ -178,6 +184,22 @@ class _Prefixed:
                 return head + self._stream.read()
             return head
         return self._stream.read(size)
+
+
+def _file_position(source: BinaryIO) -> int | None:
+    """Where a seekable input stands now (raw video is then planned from the file), else None."""
+    try:
+        return source.tell() if source.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _size_from(source: BinaryIO, start: int) -> int:
+    """The bytes of a seekable ``source`` from ``start`` to its end (its position is kept)."""
+    here = source.tell()
+    end = source.seek(0, os.SEEK_END)
+    source.seek(here)
+    return end - start
 
 
 def _modality_name(code: int) -> str:
@@ -322,6 +344,7 @@ class Compressor:
         # The name only guides detection: unpack names the output after the archive, so a
         # single-file archive stores none (saves its length on every small file).
         entry = Entry(path=SINGLE_ENTRY_PATH, mode=mode, mtime=mtime)
+        start = _file_position(source)
         first = read_full(source, self.recipe.block_size)
         if modality is None:
             modality = detect(name, first[:4096])
@@ -330,9 +353,23 @@ class Compressor:
         warnings: list[str] = []
         rich = self._rich(raw_video)
         if pixel_path and rich.wants(modality):
-            limit = serializers.max_file_bytes(modality)
-            tail = read_full(source, limit)
-            planned = rich.plan(first + tail, modality) if len(tail) < limit else "too large"
+            streamed = start is not None and serializers.streams_from_file(
+                first[:16], _size_from(source, start), modality, rich.options
+            )
+            if streamed:  # raw video: planned from the file, its frames read a block at a time
+                assert start is not None
+                source.seek(start)
+                planned = rich.plan(source, modality)
+                source.seek(start + len(first))
+                tail = b""
+            else:
+                limit = serializers.max_file_bytes(modality)
+                tail = read_full(source, limit)
+                planned = rich.plan(first + tail, modality) if len(tail) < limit else "too large"
+            if isinstance(planned, Planned) and streamed:
+                total = self._pack_planned(planned, sink, entry, threads)
+                read = planned.size
+                return PackReport(None, read, total, time.perf_counter() - started, warnings)
             if isinstance(planned, Planned):
                 read = len(first) + len(tail)  # the input's size (the entry's may differ)
                 warnings += planned.warnings
@@ -571,6 +608,25 @@ class Compressor:
         sink = io.BytesIO()
         extract_single(reader, self._book_for(reader), sink)
         return sink.getvalue()
+
+    def entry_blocks(self, blob: bytes) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """The serializer of a single-file archive's entry and its decoded raw blocks, decoded
+        as they are consumed (the content hash is checked after the last one)."""
+        reader = ContainerReader(io.BytesIO(blob))
+        if reader.flags & FLAG_TREE:
+            raise UnsupportedFormat("this is a folder archive: use unpack_file to extract it")
+        entry = single_file_entry(reader)
+        book = self._book_for(reader)
+        if entry.serializer >= len(book.serializers):
+            raise CorruptArchive(f"entry {entry.path!r} names a serializer the archive lacks")
+
+        def blocks() -> Iterator[bytes]:
+            content_hash = new_content_hash()
+            yield from decoded_blocks(reader, entry, book, content_hash)
+            if content_hash.digest() != reader.content_sha256:
+                raise CorruptArchive("archive content hash does not match (damaged archive)")
+
+        return book.serializers[entry.serializer], blocks()
 
     def unpack_stream(
         self, source: BinaryIO, sink: BinaryIO, *, allow_large: bool = False

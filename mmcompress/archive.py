@@ -30,7 +30,7 @@ from .detect import detect
 from .errors import CorruptArchive, InputError, LimitExceeded, UnsafePath
 from .levels import LevelRecipe
 from .progress import Progress, progress
-from .serializers import Planned, RichPaths, max_file_bytes
+from .serializers import Planned, RichPaths, max_file_bytes, streams_from_file
 from .streams import CodecBook, new_content_hash, read_full, unpack_stream
 from .tags import block_tag
 
@@ -276,15 +276,26 @@ def _file_pieces(
             modality = detect(entry.path, raw[:_HEAD_BYTES])
             entry.modality = int(modality)
             if rich is not None and rich.wants(modality):
-                limit = max_file_bytes(modality)
-                raw += read_full(source, limit)
-                planned = rich.plan(raw, modality) if len(raw) < limit else None
+                # (raw video: planned from the file, its frames read a block at a time)
+                streamed = streams_from_file(
+                    raw[:_HEAD_BYTES], item.st.st_size, modality, rich.options
+                )
+                planned: Planned | str | None
+                if streamed:
+                    source.seek(0)
+                    planned = rich.plan(source, modality)
+                    source.seek(len(raw))
+                else:
+                    limit = max_file_bytes(modality)
+                    raw += read_full(source, limit)
+                    planned = rich.plan(raw, modality) if len(raw) < limit else None
                 if isinstance(planned, Planned):
                     entry.serializer, entry.size = planned.serializer, planned.size
                     entry.modality = int(planned.modality)
                     for block, role in planned.cut(recipe.block_size):
                         yield _Piece(entry, block, item.st.st_size, role)
-                    check_unchanged(item.path, item.st, os.fstat(source.fileno()), len(raw))
+                    read = planned.size if streamed else len(raw)
+                    check_unchanged(item.path, item.st, os.fstat(source.fileno()), read)
                     return
             tag = block_tag(entry.path, entry.modality, raw[:_HEAD_BYTES])
             while raw:  # (a file read whole and left to the byte path: still in blocks)

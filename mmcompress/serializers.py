@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from .detect import Modality
 from .errors import CorruptArchive
@@ -94,8 +94,9 @@ class RichPaths:
     images: bool
     video: bool
 
-    def plan(self, data: bytes, modality: Modality) -> Planned | str:
-        """The file's rich path, or why it takes the byte path."""
+    def plan(self, data: bytes | BinaryIO, modality: Modality) -> Planned | str:
+        """The file's rich path, or why it takes the byte path (``data``: its bytes, or for raw
+        video a seekable file, see :func:`streams_from_file`)."""
         return plan_entry(data, modality, self.options, images=self.images, video=self.video)
 
     def wants(self, modality: Modality) -> bool:
@@ -128,13 +129,38 @@ def may_take_rich_path(modality: Modality, options: PathOptions) -> bool:
     return options.frames and modality == Modality.COMPRESSED
 
 
+#: Raw video files beyond this are planned from the open file (smaller ones are read whole).
+STREAMED_MIN_BYTES = 256 << 10
+
+
+def streams_from_file(head: bytes, size: int, modality: Modality, options: PathOptions) -> bool:
+    """Whether a file of ``size`` bytes starting with ``head`` is planned from its open file
+    rather than from its bytes: raw video (Y4M, raw YUV) beyond :data:`STREAMED_MIN_BYTES`, whose
+    frames are then read a block at a time as they are coded (memory does not grow with the
+    clip)."""
+    if size <= STREAMED_MIN_BYTES:
+        return False
+    if modality == Modality.IMAGE or not may_take_rich_path(modality, options):
+        return False
+    from .videoio.serializer import is_raw_video
+
+    return is_raw_video(head, options.raw_video)
+
+
 def plan_entry(
-    data: bytes, modality: Modality, options: PathOptions, *, images: bool, video: bool
+    data: bytes | BinaryIO,
+    modality: Modality,
+    options: PathOptions,
+    *,
+    images: bool,
+    video: bool,
 ) -> Planned | str:
     """The rich path of a whole file, or the reason it takes the byte path.
 
-    ``images`` / ``video``: whether the level has a pixel / frames codec."""
+    ``images`` / ``video``: whether the level has a pixel / frames codec. ``data`` is the file's
+    bytes, or an open seekable file when :func:`streams_from_file` says so."""
     if modality == Modality.IMAGE and images:
+        assert isinstance(data, bytes)
         found = raster.plan(data, pixels=options.pixels)
         if found is None:
             return "not a raster this mmcompress can rebuild"
@@ -165,13 +191,14 @@ def plan_entry(
 
 def rebuild(
     serializers: list[dict[str, Any]], number: int, raws: Iterable[bytes], size: int
-) -> bytes:
-    """The file entry serializer ``number`` (not 0) stands for, from its decoded raw blocks."""
+) -> Iterator[bytes | memoryview]:
+    """The file entry serializer ``number`` (not 0) stands for, from its decoded raw blocks, in
+    pieces (raw video: a frame at a time, consuming ``raws`` as it goes)."""
     serializer = serializers[number]
     if serializer in (raster.RASTER_EXACT, raster.RASTER_PIXELS):
-        return raster.rebuild_from_blocks(raws, size)
+        return iter([raster.rebuild_from_blocks(raws, size)])
     if serializer in (VIDEO_EXACT, VIDEO_FRAMES):
         from .videoio import serializer as frames
 
-        return frames.rebuild_from_blocks(raws, size)
+        return frames.rebuild_pieces(raws, size)
     raise CorruptArchive(f"entry names serializer {serializer!r}, which has no rebuild")

@@ -289,25 +289,29 @@ def unpack_stream(
     """Decode ``entry``'s blocks into ``sink`` (through its serializer); returns bytes written."""
     if entry.serializer >= len(book.serializers):
         raise CorruptArchive(f"entry {entry.path!r} names a serializer the archive lacks")
-    raws = _decoded_blocks(reader, entry, book, content_hash, on_progress)
+    raws = decoded_blocks(reader, entry, book, content_hash, on_progress)
     if book.serializers[entry.serializer] == BYTES_SERIALIZER:
         written = 0
         for raw in raws:
             sink.write(raw)
             written += len(raw)
         return written
-    data = rebuild(book.serializers, entry.serializer, raws, entry.size)
-    sink.write(data)
-    return len(data)
+    written = 0
+    for piece in rebuild(book.serializers, entry.serializer, raws, entry.size):
+        sink.write(piece)
+        written += len(piece) if isinstance(piece, bytes) else piece.nbytes
+    return written
 
 
-def _decoded_blocks(
+def decoded_blocks(
     reader: ContainerReader,
     entry: Entry,
     book: CodecBook,
-    content_hash: Any | None,
-    on_progress: ProgressFn | None,
+    content_hash: Any | None = None,
+    on_progress: ProgressFn | None = None,
 ) -> Iterator[bytes]:
+    """``entry``'s raw blocks, decoded one at a time as they are consumed (``content_hash``
+    updated with each)."""
     predictors: Sequence[Codec] | None = None
     for header, payload in reader.iter_blocks(entry):
         if header.kind == BlockKind.MODEL and predictors is None:

@@ -16,14 +16,16 @@ array is a grey frame. Frames handed over are stored as a Y4M file.
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 
-from .api import compress as _compress
+from .api import _compressor
 from .api import decompress as decompress_bytes
 from .atomic import atomic_file
 from .detect import Modality, detect_as
@@ -44,30 +46,62 @@ def compress(
 ) -> bytes:
     """Compress a video: file bytes or a path (byte-exact; a coded video keeps its decoded frames
     instead under ``frames``), or frames (see the module docstring; ``bits`` per sample, ``rate``
-    the frame rate as a fraction). Returns a single-file archive."""
+    the frame rate as a fraction). Returns a single-file archive.
+
+    A path to raw video and frames handed over are read a block of frames at a time (frames are
+    spooled to a temporary Y4M file first): memory does not grow with the clip's length."""
+    packer = _compressor(level, frames=frames)
+    sink = io.BytesIO()
+    if isinstance(video, (str, os.PathLike)):
+        path = Path(video)
+        try:
+            source = open(path, "rb")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        with source:
+            head = source.read(4096)
+            source.seek(0)
+            name = name or path.name
+            packer.pack_stream(source, sink, name=name, modality=detect_as(
+                Modality.VIDEO, name, head))  # fmt: skip
+        return sink.getvalue()
     if is_source(video):
         data, name, _ = read_source(video, name)
-    else:
-        from .videoio import y4m
+        modality = detect_as(Modality.VIDEO, name, data[:4096])
+        packer.pack_stream(io.BytesIO(data), sink, name=name, modality=modality)
+        return sink.getvalue()
+    from .videoio import y4m
 
-        given = cast(Iterable[Sequence[np.ndarray] | np.ndarray], video)
-        planes = [[frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
-                  for frame in given]  # fmt: skip
+    given = cast(Iterable[Sequence[np.ndarray] | np.ndarray], video)
+    planes = ([frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
+              for frame in given)  # fmt: skip
+    name = name or "frames.y4m"
+    with tempfile.TemporaryFile() as spool:
         try:
-            data = y4m.write(planes, bits=bits, rate=rate)
+            y4m.write_to(spool, planes, bits=bits, rate=rate)
         except ValueError as exc:
             raise InputError(f"frames: {exc}") from None
-        name = name or "frames.y4m"
-    modality = detect_as(Modality.VIDEO, name, data[:4096])
-    return _compress(data, level=level, name=name, modality=modality, frames=frames)
+        spool.seek(0)
+        packer.pack_stream(spool, sink, name=name, modality=Modality.VIDEO)
+    return sink.getvalue()
 
 
 def decompress(blob: bytes) -> Iterator[Frame]:
-    """The frames of an archived video (raw or decoded), one list of planes at a time."""
+    """The frames of an archived video (raw or decoded), one list of planes at a time, decoded
+    a block at a time as they are consumed."""
+    from .videoio.serializer import entry_frames
+
+    serializer, raws = _compressor(None).entry_blocks(blob)
+    if serializer.get("id") == "frames":
+        for frame in entry_frames(raws):
+            yield [np.array(plane) for plane in frame]
+        return
+    if serializer.get("id") != "bytes":
+        raise InputError("the archive does not hold video frames (it holds an image)")
     from .videoio import avframes, y4m
     from .videoio.base import NotVideo
 
-    data = decompress_bytes(blob)
+    data = b"".join(raws)  # a video kept as bytes (an MP4 clip, a small Y4M file)
     try:
         found = y4m.plan(data) if data.startswith(y4m.SIGNATURE) else avframes.plan(data)
     except NotVideo as exc:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from clitools import assert_one_error_line, run_cli
 
-from mmcompress import video
+from mmcompress import serializers, video
 from mmcompress.api import Compressor, list_archive
 from mmcompress.videoio import avframes, y4m
 
@@ -89,6 +89,54 @@ def test_several_blocks_code_the_same_with_two_workers() -> None:
         blobs.append(sink.getvalue())
     assert blobs[0] == blobs[1]
     assert Compressor(5).decompress(blobs[0]) == data
+
+
+class _Pipe(io.RawIOBase):
+    """A non-seekable stream over bytes (what stdin is): the packer must read it whole."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        piece = self._data.read(len(buffer))
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+
+def test_a_long_clip_streams_from_its_file_into_the_same_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crop = _cisco_crop(frames=9, width=64, height=48)
+    frames = [crop[i % 9] for i in range(60)]  # 60 x 4,608 B: past the streaming threshold
+    clip = tmp_path / "clip.y4m"
+    clip.write_bytes(y4m.write(frames))
+    assert clip.stat().st_size > serializers.STREAMED_MIN_BYTES
+    packer = Compressor(5)
+    packer.recipe = dataclasses.replace(packer.recipe, block_size=8 * 4608)  # 8 frames a block
+    planned_from: list[str] = []
+    plan_entry = serializers.plan_entry
+
+    def recorded(data: object, *args: object, **kwargs: object) -> object:
+        planned_from.append("bytes" if isinstance(data, bytes) else "file")
+        return plan_entry(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serializers, "plan_entry", recorded)
+    streamed, whole = io.BytesIO(), io.BytesIO()
+    with open(clip, "rb") as source:
+        packer.pack_stream(source, streamed, name="clip.y4m")
+    packer.pack_stream(io.BufferedReader(_Pipe(clip.read_bytes())), whole, name="clip.y4m")
+    assert planned_from == ["file", "bytes"]
+    assert streamed.getvalue() == whole.getvalue()
+    assert _coding(streamed.getvalue(), tmp_path) == ["frames"]
+    assert Compressor(5).decompress(streamed.getvalue()) == clip.read_bytes()
+    back = video.decompress(streamed.getvalue())
+    for index, frame in enumerate(back):
+        assert [p.tolist() for p in frame] == [p.tolist() for p in frames[index]]
+    assert index == 59
+    assert video.decompress_bytes(video.compress(clip)) == clip.read_bytes()
 
 
 def test_cli_y4m_and_raw_yuv_round_trip(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from mmcompress.errors import CorruptArchive, InputError
 from mmcompress.sideframe import SIDE_FRAME
 from mmcompress.videoio import NotVideo, avframes, rawyuv, serializer, y4m
-from mmcompress.videoio.base import Frame
+from mmcompress.videoio.base import Frame, Span
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench" / "video"
 RAW, FFV1, MP4 = VIDEO / "raw", VIDEO / "ffv1", VIDEO / "mp4"
@@ -437,11 +438,61 @@ def test_importing_the_package_is_cheap() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_memory_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = _synthetic_y4m("420", [(4, 4), (2, 2), (2, 2)], "u1", frames=3)
-    monkeypatch.setattr(y4m, "MAX_SAMPLE_BYTES", 50)
-    monkeypatch.setattr(rawyuv, "MAX_SAMPLE_BYTES", 50)
-    with pytest.raises(NotVideo, match="exceed"):
-        y4m.plan(data)
-    with pytest.raises(NotVideo, match="exceed"):
-        rawyuv.plan(bytes(72), (4, 4), "yuv420p")
+def test_a_file_is_planned_by_scanning_and_its_frames_read_on_demand(tmp_path: Path) -> None:
+    data = _synthetic_y4m("420", [(4, 6), (2, 3), (2, 3)], "u1", frames=5,
+                          frame_line=b"FRAME Ixyz\n")  # fmt: skip
+    (tmp_path / "clip.y4m").write_bytes(b"lead" + data)
+    in_memory = y4m.plan(data)
+    with open(tmp_path / "clip.y4m", "rb") as source:
+        source.seek(4)  # a span starts where the file stands
+        reads = _count_reads(source)
+        found = y4m.plan(Span(source))
+        scanned = reads()
+        assert found.side == in_memory.side and found.bits == in_memory.bits
+        assert len(found.frames) == 5
+        assert [p.tolist() for p in found.frames[3]] == [p.tolist() for p in in_memory.frames[3]]
+        assert reads() - scanned == 36  # frame 3 alone: 24 + 6 + 6 samples
+        assert y4m.rebuild(found.side, found.frames) == data
+    raw = bytes(range(72)) + b"tail"
+    with open(tmp_path / "clip.yuv", "wb+") as source:
+        source.write(raw)
+        source.seek(0)
+        found = rawyuv.plan(Span(source), (4, 4), "yuv420p")
+        assert len(found.frames) == 3 and found.side.endswith(b"tail")
+        assert rawyuv.rebuild(found.side, found.frames) == raw
+
+
+def _count_reads(stream: io.BufferedReader) -> Callable[[], int]:
+    """Wrap ``stream.read`` to count the bytes read; returns the counter."""
+    total = [0]
+    read = stream.read
+
+    def counted(size: int = -1) -> bytes:
+        piece = read(size)
+        total[0] += len(piece)
+        return piece
+
+    stream.read = counted  # type: ignore[method-assign]
+    return lambda: total[0]
+
+
+def test_rebuild_writes_a_frame_at_a_time_as_blocks_come() -> None:
+    data = _synthetic_y4m("420", [(4, 4), (2, 2), (2, 2)], "u1", frames=6)
+    found = serializer.plan(data, frames=False)
+    assert found is not None
+    blocks = [raw for _, raw in serializer.plan_blocks(found[0], 48)]  # side + one per frame
+    consumed = [0]
+
+    def lazily() -> Iterator[bytes]:
+        for raw in blocks:
+            consumed[0] += 1
+            yield raw
+
+    pieces = serializer.rebuild_pieces(lazily(), len(data))
+    head = [bytes(next(pieces)) for _ in range(5)]  # header, FRAME, Y, U, V of frame 0
+    assert consumed[0] < len(blocks)
+    assert b"".join(head) + b"".join(bytes(p) for p in pieces) == data
+    with pytest.raises(CorruptArchive, match="more FRAME lines"):
+        b"".join(serializer.rebuild_pieces(iter(blocks[:-1]), len(data)))
+    with pytest.raises(CorruptArchive, match="size"):
+        b"".join(serializer.rebuild_pieces(iter(blocks), len(data) + 1))

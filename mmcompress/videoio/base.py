@@ -7,14 +7,20 @@ a Y4M header and FRAME lines, a raw file's geometry and trailing partial frame, 
 stream parameters). Each source module (``y4m``, ``rawyuv``, ``avframes``) has a ``rebuild(side,
 frames)`` that inverts its plans.
 
-Memory: a plan holds the whole file and its frames in memory (Y4M and raw frames are views into
-the file's bytes, decoded frames are copies). Files whose samples would exceed
-:data:`MAX_SAMPLE_BYTES` (1 GiB) are refused with :class:`NotVideo` and take the byte path.
+Memory: raw sources (Y4M, raw YUV) are read through a :class:`Span`, random access over bytes
+in memory or over a seekable file. Over a file their frames are a :class:`FileFrames` sequence
+that reads a frame only when it is asked for, so packing holds one block of frames at a time
+whatever the clip's length (streaming). Decoded clips (``avframes``) are held whole: their
+samples are refused beyond :data:`MAX_SAMPLE_BYTES` (1 GiB) with :class:`NotVideo` and the file
+takes the byte path.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO, overload
 
 import numpy as np
 
@@ -29,6 +35,88 @@ MAX_SIDE = 1 << 16
 SOURCE_Y4M = "y4m"
 SOURCE_RAWYUV = "rawyuv"
 SOURCE_FFV1_MKV = "ffv1-mkv"
+
+
+class Span:
+    """Random access to the bytes of a file: ``data`` in memory, or a seekable binary file from
+    its position at creation to its end (the file must stay open while the span is used)."""
+
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self._data: bytes | None = bytes(data) if not isinstance(data, bytes) else data
+            self._file: BinaryIO | None = None
+            self._start = 0
+            self.size = len(data)
+        else:
+            self._data, self._file = None, data
+            self._start = data.tell()
+            self.size = data.seek(0, os.SEEK_END) - self._start
+        self.in_memory = self._data is not None
+
+    def read(self, offset: int, count: int) -> bytes:
+        """Up to ``count`` bytes at ``offset`` (fewer only at the end)."""
+        count = max(0, min(count, self.size - offset))
+        if self._data is not None:
+            return self._data[offset : offset + count]
+        assert self._file is not None
+        self._file.seek(self._start + offset)
+        pieces: list[bytes] = []
+        while count > 0:
+            piece = self._file.read(count)
+            if not piece:
+                raise NotVideo("the file got shorter while it was read")
+            pieces.append(piece)
+            count -= len(piece)
+        return b"".join(pieces)
+
+    def array(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+        """``count`` samples of ``dtype`` at ``offset``: a view when in memory, else a read."""
+        if self._data is not None:
+            return np.frombuffer(self._data, dtype, count=count, offset=offset)
+        raw = self.read(offset, count * dtype.itemsize)
+        if len(raw) != count * dtype.itemsize:
+            raise NotVideo("the file got shorter while it was read")
+        return np.frombuffer(raw, dtype, count=count)
+
+    def head(self, count: int) -> bytes:
+        return self.read(0, count)
+
+
+class FileFrames(Sequence[Frame]):
+    """The frames of a raw clip, read from a :class:`Span` when indexed: frame ``i`` is planes of
+    ``shapes`` holding ``dtype`` samples from ``offsets[i]`` on (views when the span is in
+    memory). Indexing twice reads twice: nothing is cached."""
+
+    def __init__(
+        self, span: Span, offsets: list[int], shapes: list[tuple[int, int]], dtype: np.dtype
+    ) -> None:
+        self._span, self._offsets, self._shapes, self._dtype = span, offsets, shapes, dtype
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> Frame: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Frame]: ...
+    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
+        if isinstance(index, slice):
+            return [self._frame(offset) for offset in self._offsets[index]]
+        return self._frame(self._offsets[index])
+
+    def __iter__(self) -> Iterator[Frame]:
+        for offset in self._offsets:
+            yield self._frame(offset)
+
+    def _frame(self, offset: int) -> Frame:
+        count = sum(height * width for height, width in self._shapes)
+        samples = self._span.array(offset, self._dtype, count)
+        frame: Frame = []
+        start = 0
+        for height, width in self._shapes:
+            frame.append(samples[start : start + height * width].reshape(height, width))
+            start += height * width
+        return frame
 
 
 class NotVideo(Exception):
@@ -74,16 +162,12 @@ class VideoPlan:
 
     source: str
     side: bytes
-    frames: list[Frame]
+    frames: Sequence[Frame]
     bits: int
     dropped: list[str] = field(default_factory=list)
 
-    @property
-    def sample_bytes(self) -> int:
-        return sum(plane.nbytes for frame in self.frames for plane in frame)
 
-
-def check_frames(frames: list[Frame], shapes: list[tuple[int, int]], dtype: np.dtype) -> None:
+def check_frames(frames: Sequence[Frame], shapes: list[tuple[int, int]], dtype: np.dtype) -> None:
     """ValueError unless every frame has planes of exactly ``shapes`` holding ``dtype`` values
     (uint16 planes are accepted for any dtype of that size)."""
     for frame in frames:
@@ -99,9 +183,12 @@ def check_frames(frames: list[Frame], shapes: list[tuple[int, int]], dtype: np.d
                 raise ValueError(f"planes hold unsigned samples, not {plane.dtype}")
 
 
-def frame_bits(frames: list[Frame], nominal: int) -> int:
-    """``nominal`` if every sample fits in it, else 16 (8-bit formats always fit)."""
+def frame_bits(frames: Sequence[Frame], nominal: int) -> int:
+    """``nominal`` if every sample fits in it, else 16 (8-bit formats always fit). Reads every
+    frame once, one at a time."""
     if nominal >= 16 or nominal == 8:
         return nominal
-    top = max((int(plane.max()) for frame in frames for plane in frame if plane.size), default=0)
-    return nominal if top < (1 << nominal) else 16
+    for frame in frames:
+        if any(plane.size and int(plane.max()) >= (1 << nominal) for plane in frame):
+            return 16
+    return nominal

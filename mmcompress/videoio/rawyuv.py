@@ -5,25 +5,27 @@ other, each its planes in FFmpeg's order (Y, U, V or Y alone), row-major, chroma
 samples of more than 8 bits as 16-bit little-endian. Pixel formats: :data:`PIX_FMTS`.
 
 The side bytes are the geometry line ``b"W H pix_fmt\\n"`` followed by the bytes after the last
-whole frame (a trailing partial frame), so :func:`rebuild` gives the file back byte for byte.
+whole frame (a trailing partial frame), so :func:`pieces` gives the file back byte for byte, a
+frame at a time (clips of any length take bounded memory).
 A bad geometry (unknown format, size out of range) is the caller's error (:class:`InputError`);
 a file shorter than one frame raises :class:`~.base.NotVideo` (it takes the byte path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import CorruptArchive, InputError
 from .base import (
-    MAX_SAMPLE_BYTES,
     MAX_SIDE,
     SOURCE_RAWYUV,
+    FileFrames,
     Frame,
     Layout,
     NotVideo,
+    Span,
     VideoPlan,
     check_frames,
     frame_bits,
@@ -59,37 +61,28 @@ def layout_of(size: tuple[int, int], pix_fmt: str) -> Layout:
     return layout
 
 
-def plan(data: bytes, size: tuple[int, int], pix_fmt: str) -> VideoPlan:
-    """Split raw planar video into frames (views into ``data``) and side bytes."""
+def plan(data: bytes | Span, size: tuple[int, int], pix_fmt: str) -> VideoPlan:
+    """Split raw planar video into frames and side bytes (frames are views into ``data`` in
+    memory, or read on demand from a :class:`~.base.Span` over a file)."""
     layout = layout_of(size, pix_fmt)
+    span = data if isinstance(data, Span) else Span(data)
     width, height = size
     frame_bytes = layout.frame_bytes(width, height)
-    count = len(data) // frame_bytes
+    count = span.size // frame_bytes
     if count == 0:
         raise NotVideo(
-            f"{len(data)} bytes are less than one {width}x{height} {pix_fmt} frame ({frame_bytes})"
+            f"{span.size} bytes are less than one {width}x{height} {pix_fmt} frame ({frame_bytes})"
         )
-    if count * frame_bytes > MAX_SAMPLE_BYTES:
-        raise NotVideo(f"raw video samples exceed {MAX_SAMPLE_BYTES} bytes")
-    shapes = layout.shapes(width, height)
-    frames: list[Frame] = []
-    position = 0
-    for _ in range(count):
-        frame: Frame = []
-        for plane_height, plane_width in shapes:
-            plane = np.frombuffer(
-                data, layout.dtype, count=plane_height * plane_width, offset=position
-            )
-            frame.append(plane.reshape(plane_height, plane_width))
-            position += plane.nbytes
-        frames.append(frame)
-    side = f"{width} {height} {pix_fmt}\n".encode("ascii") + data[position:]
+    end = count * frame_bytes
+    side = f"{width} {height} {pix_fmt}\n".encode("ascii") + span.read(end, span.size - end)
+    offsets = list(range(0, end, frame_bytes))
+    frames = FileFrames(span, offsets, layout.shapes(width, height), layout.dtype)
     return VideoPlan(SOURCE_RAWYUV, side, frames, frame_bits(frames, layout.bits))
 
 
-def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
-    """The raw file :func:`plan` split into ``side`` and ``frames``; CorruptArchive if they do
-    not fit together."""
+def pieces(side: bytes, frames: Iterable[Frame]) -> Iterator[bytes]:
+    """The raw file :func:`plan` split into ``side`` and ``frames``, a frame at a time;
+    CorruptArchive if they do not fit together."""
     end = side.find(b"\n", 0, _MAX_GEOMETRY_BYTES)
     fields = side[:end].split(b" ") if end > 0 else []
     if len(fields) != 3 or not fields[0].isdigit() or not fields[1].isdigit():
@@ -97,12 +90,19 @@ def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
     try:
         size = (int(fields[0]), int(fields[1]))
         layout = layout_of(size, fields[2].decode("ascii"))
-        check_frames(list(frames), layout.shapes(*size), layout.dtype)
-    except (InputError, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptArchive(f"raw video side information does not fit its frames: {exc}") from None
-    pieces: list[bytes] = []
+    except (InputError, UnicodeDecodeError) as exc:
+        raise CorruptArchive(f"raw video side information is invalid: {exc}") from None
+    shapes = layout.shapes(*size)
     for frame in frames:
+        try:
+            check_frames([frame], shapes, layout.dtype)
+        except ValueError as exc:
+            raise CorruptArchive(f"raw video frames do not fit the geometry: {exc}") from None
         for plane in frame:
-            pieces.append(np.ascontiguousarray(plane, dtype=layout.dtype).tobytes())
-    pieces.append(side[end + 1 :])
-    return b"".join(pieces)
+            yield np.ascontiguousarray(plane, dtype=layout.dtype).tobytes()
+    yield side[end + 1 :]
+
+
+def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
+    """The raw file :func:`plan` split into ``side`` and ``frames``."""
+    return b"".join(pieces(side, frames))

@@ -16,15 +16,19 @@ back as an FFV1 Matroska file whose decoded frames equal the input's (audio and 
 are not kept: ``plan(...)[0].dropped`` lists them). A Y4M file under ``--frames`` still comes back
 byte for byte. Anything else returns None here and takes the byte path (serializer ``"bytes"``).
 
-Memory: a plan holds the whole file and its frames (:data:`MAX_FILE_BYTES`,
-:data:`~.base.MAX_SAMPLE_BYTES`); larger inputs take the byte path.
+Memory (streaming): raw video (Y4M, raw YUV) given as a seekable file is planned by scanning
+it and its frames are read a block at a time while the blocks are coded; on unpack
+:func:`rebuild_pieces` writes the file a frame at a time as the blocks are decoded. Memory does
+not grow with the clip's length. A decoded clip (``--frames``, FFV1 Matroska on unpack) is held
+whole both ways (:data:`MAX_FILE_BYTES`, :data:`~.base.MAX_SAMPLE_BYTES`; larger inputs take the
+byte path), as is raw video given as bytes in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import CorruptArchive
 from ..sideframe import read_side, side_blocks
@@ -35,6 +39,7 @@ from .base import (
     SOURCE_Y4M,
     Frame,
     NotVideo,
+    Span,
     VideoPlan,
 )
 
@@ -67,23 +72,33 @@ def promise_of(serializer: dict[str, Any]) -> str:
     return str(serializer.get("promise", "bytes"))
 
 
+def is_raw_video(head: bytes, raw_geometry: RawGeometry | None) -> bool:
+    """Whether a file starting with ``head`` is raw video, planned by streaming from its file."""
+    return raw_geometry is not None or head.startswith(b"YUV4MPEG2")
+
+
 def plan_or_reason(
-    data: bytes, *, frames: bool, raw_geometry: RawGeometry | None = None
+    data: bytes | BinaryIO, *, frames: bool, raw_geometry: RawGeometry | None = None
 ) -> tuple[VideoPlan, int] | str:
     """:func:`plan`, or instead of None the reason the file takes the byte path (for a message
-    such as "--frames: ... is lossy")."""
-    if len(data) > MAX_FILE_BYTES:
+    such as "--frames: ... is lossy"). ``data``: the file's bytes, or for raw video (see
+    :func:`is_raw_video`) a seekable file from its current position on (it must stay open while
+    the plan's blocks are cut)."""
+    span = Span(data)
+    if span.in_memory and span.size > MAX_FILE_BYTES:
         return f"over {MAX_FILE_BYTES} bytes"
     try:
         if raw_geometry is not None:  # (bad geometry: InputError, the caller's mistake)
             from . import rawyuv
 
-            found = rawyuv.plan(data, raw_geometry[0], raw_geometry[1])
-        elif data.startswith(b"YUV4MPEG2"):
+            found = rawyuv.plan(span, raw_geometry[0], raw_geometry[1])
+        elif span.head(9) == b"YUV4MPEG2":
             from . import y4m
 
-            found = y4m.plan(data)
+            found = y4m.plan(span)
         elif frames:
+            if not isinstance(data, bytes):
+                raise ValueError("decoded video is planned from its bytes in memory")
             from . import avframes
 
             found = avframes.plan(data)
@@ -98,20 +113,22 @@ def plan_or_reason(
     if len(found.side) + 1 > MAX_SIDE_BYTES:
         return "side information too large"
     if found.source != SOURCE_FFV1_MKV:
-        return found, len(data)  # the source module verified that rebuild gives ``data`` back
+        return found, span.size  # the source module checked that its pieces give ``data`` back
     from . import avframes
 
     try:
         written = avframes.rebuild(found.side, found.frames)
     except CorruptArchive as exc:
         return f"the frames cannot be written as FFV1 ({exc})"
-    if not avframes.same_frames(data, written):  # (the promise, checked before it is made)
+    if not avframes.same_frames(
+        span.head(span.size), written
+    ):  # (the promise, checked before it is made)
         return "the frames do not survive FFV1 (decoder output differs)"
     return found, len(written)
 
 
 def plan(
-    data: bytes, *, frames: bool, raw_geometry: RawGeometry | None = None
+    data: bytes | BinaryIO, *, frames: bool, raw_geometry: RawGeometry | None = None
 ) -> tuple[VideoPlan, int] | None:
     """The frames-path plan of a video file and the size of the file unpack will write (the
     original's, or the FFV1 Matroska file's under ``frames``), or None: it takes the byte path.
@@ -150,46 +167,94 @@ def plan_blocks(found: VideoPlan, block_size: int) -> Iterator[tuple[str, bytes]
     frame_samples = sum(plane.size for plane in found.frames[0])
     per_block = max(1, min(block_size // frame_bytes, MAX_BLOCK_SAMPLES // frame_samples))
     for first in range(0, len(found.frames), per_block):
-        yield Block.FRAMES, frames_to_block(found.frames[first : first + per_block], found.bits)
+        yield (
+            Block.FRAMES,
+            frames_to_block(list(found.frames[first : first + per_block]), found.bits),
+        )
 
 
 def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
     """The file a video entry's decoded raw blocks stand for; ``size`` is its recorded size."""
-    from ..predictors.base import NotApplicable
-    from ..predictors.frames import block_to_frames
+    return b"".join(rebuild_pieces(raws, size))
 
+
+def rebuild_pieces(raws: Iterable[bytes], size: int) -> Iterator[bytes | memoryview]:
+    """:func:`rebuild_from_blocks` in pieces, consuming ``raws`` as it goes: raw video a frame
+    at a time (the file is never whole in memory), a decoded clip once all its frames are in.
+    CorruptArchive, at the latest after the last piece, if the blocks do not make ``size``
+    bytes of a valid file."""
     blocks = iter(raws)
     side = read_side(blocks, MAX_SIDE_BYTES, "video entry")
     source = SOURCES.get(side[0]) if side else None
     if source is None:
         raise CorruptArchive("video entry's side information names no known source")
-    frames: list[Frame] = []
-    total = 0
+    frames = _frames_of(blocks)
+    if source == SOURCE_FFV1_MKV:
+        from .avframes import rebuild
+
+        pieces: Iterable[bytes | memoryview] = [rebuild(side[1:], _held(frames))]
+    elif source == SOURCE_Y4M:
+        from . import y4m
+
+        pieces = y4m.pieces(side[1:], _at_least_one(frames))
+    else:
+        from . import rawyuv
+
+        pieces = rawyuv.pieces(side[1:], _at_least_one(frames))
+    written = 0
+    for piece in pieces:
+        written += len(piece) if isinstance(piece, bytes) else piece.nbytes
+        if written > size:
+            raise CorruptArchive("video entry rebuilds to more bytes than the size recorded")
+        yield piece
+    if written != size:
+        raise CorruptArchive("video entry rebuilds to a size other than the one recorded")
+
+
+def entry_frames(raws: Iterable[bytes]) -> Iterator[Frame]:
+    """The frames a video entry's decoded raw blocks hold, a block at a time (what
+    ``mmcompress.video.decompress`` yields, whatever file the entry rebuilds)."""
+    blocks = iter(raws)
+    side = read_side(blocks, MAX_SIDE_BYTES, "video entry")
+    if not side or side[0] not in SOURCES:
+        raise CorruptArchive("video entry's side information names no known source")
+    yield from _at_least_one(_frames_of(blocks))
+
+
+def _frames_of(blocks: Iterator[bytes]) -> Iterator[Frame]:
+    """The frames of a video entry's frame blocks, a block at a time."""
+    from ..predictors.base import NotApplicable
+    from ..predictors.frames import block_to_frames
+
     for raw in blocks:
         try:
             run, _ = block_to_frames(raw)
         except NotApplicable as exc:
             raise CorruptArchive(f"video entry has an invalid frame block: {exc}") from None
-        total += sum(plane.nbytes for frame in run for plane in frame)
+        yield from run
+
+
+def _at_least_one(frames: Iterator[Frame]) -> Iterator[Frame]:
+    count = 0
+    for frame in frames:
+        count += 1
+        yield frame
+    if not count:
+        raise CorruptArchive("video entry has no frame blocks")
+
+
+def _held(frames: Iterator[Frame]) -> list[Frame]:
+    """Every frame, within the memory bound of a clip held whole."""
+    held: list[Frame] = []
+    total = 0
+    for frame in frames:
+        total += sum(plane.nbytes for plane in frame)
         if total > MAX_SAMPLE_BYTES:
             raise CorruptArchive("video entry's frames exceed the memory bound")
-        frames += run
-    if not frames:
+        held.append(frame)
+    if not held:
         raise CorruptArchive("video entry has no frame blocks")
-    data = _rebuild(source, side[1:], frames)
-    if len(data) != size:
-        raise CorruptArchive("video entry rebuilds to a size other than the one recorded")
-    return data
-
-
-def _rebuild(source: str, side: bytes, frames: list[Frame]) -> bytes:
-    if source == SOURCE_Y4M:
-        from .y4m import rebuild
-    elif source == SOURCE_RAWYUV:
-        from .rawyuv import rebuild
-    else:
-        from .avframes import rebuild
-    return rebuild(side, frames)
+    return held
 
 
 def check_same_frames(original: Path, rebuilt: bytes) -> None:

@@ -8,25 +8,31 @@ little-endian. Colourspaces (``C``, default 420jpeg): 420jpeg 420paldv 420mpeg2 
 
 The *side bytes* are everything that is not a sample: the header line, every FRAME line (with its
 parameters) and any trailing bytes: fewer than :data:`MAX_TRAILING_BYTES` and than one frame's
-samples, and not the start of a FRAME line (else the file is truncated, or a FRAME line is lost). :func:`plan` checks at plan time that :func:`rebuild` gives the file back exactly;
-anything malformed or unsupported raises :class:`~.base.NotVideo` (the file takes the byte path).
+samples, and not the start of a FRAME line (else the file is truncated, or a FRAME line is lost).
+:func:`plan` checks that side bytes and frames tile the file, so :func:`pieces` gives it back
+exactly; anything malformed or unsupported raises :class:`~.base.NotVideo` (the file takes the
+byte path). Both work a frame at a time: a clip of any length is packed and unpacked in bounded
+memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from ..errors import CorruptArchive
 from .base import (
-    MAX_SAMPLE_BYTES,
     MAX_SIDE,
     SOURCE_Y4M,
+    FileFrames,
     Frame,
     Layout,
     NotVideo,
+    Span,
     VideoPlan,
     check_frames,
     frame_bits,
@@ -117,58 +123,53 @@ def _line_end(data: bytes, start: int, what: str) -> int:
     return end
 
 
-def plan(data: bytes) -> VideoPlan:
-    """Split a Y4M file into side bytes and frames (views into ``data``); NotVideo if it is not a
-    well-formed Y4M file this module can rebuild exactly."""
-    end = _line_end(data, 0, "header")
-    header = parse_header(data[:end])
+def plan(data: bytes | Span) -> VideoPlan:
+    """Split a Y4M file into side bytes and frames; NotVideo if it is not a well-formed Y4M file
+    this module can rebuild exactly.
+
+    ``data`` in memory gives frames that are views into it; a :class:`~.base.Span` over a file
+    is scanned line by line (the frames are skipped, not read) and gives frames read on demand.
+    The side bytes and the frames' byte ranges tile the file exactly, so :func:`pieces` gives
+    it back byte for byte."""
+    span = data if isinstance(data, Span) else Span(data)
+    head = span.read(0, MAX_LINE_BYTES)
+    end = _line_end(head, 0, "header")
+    header = parse_header(head[:end])
     frame_bytes = header.frame_bytes
-    side = bytearray(data[: end + 1])
-    frames: list[Frame] = []
+    side = bytearray(head[: end + 1])
+    offsets: list[int] = []
     position = end + 1
-    total = 0
-    while position < len(data):
-        if data[position : position + len(FRAME_TAG)] != FRAME_TAG:
+    while position < span.size:
+        line = span.read(position, MAX_LINE_BYTES)
+        if not line.startswith(FRAME_TAG):
             break
-        end = _line_end(data, position, "FRAME")
-        tag_end = position + len(FRAME_TAG)
-        if end != tag_end and data[tag_end : tag_end + 1] != b" ":
+        end = _line_end(line, 0, "FRAME")
+        if end != len(FRAME_TAG) and line[len(FRAME_TAG) : len(FRAME_TAG) + 1] != b" ":
             raise NotVideo("Y4M FRAME line is malformed")
-        side += data[position : end + 1]
-        position = end + 1
-        if position + frame_bytes > len(data):
-            raise NotVideo(f"Y4M frame {len(frames)} is truncated")
-        total += frame_bytes
-        if total > MAX_SAMPLE_BYTES:
-            raise NotVideo(f"Y4M samples exceed {MAX_SAMPLE_BYTES} bytes")
-        frame: Frame = []
-        for height, width in header.shapes:
-            count = height * width
-            plane = np.frombuffer(data, header.layout.dtype, count=count, offset=position)
-            frame.append(plane.reshape(height, width))
-            position += plane.nbytes
-        frames.append(frame)
-    trailing = data[position:]
-    if not frames:
+        side += line[: end + 1]
+        position += end + 1
+        if position + frame_bytes > span.size:
+            raise NotVideo(f"Y4M frame {len(offsets)} is truncated")
+        offsets.append(position)
+        position += frame_bytes
+    if not offsets:
         raise NotVideo("Y4M file has no frame")
-    if trailing and (
-        len(trailing) >= min(MAX_TRAILING_BYTES, frame_bytes) or FRAME_TAG.startswith(trailing[:5])
-    ):
-        raise NotVideo(f"Y4M file ends in {len(trailing)} bytes that are no whole frame")
-    side += data[position:]
-    found = VideoPlan(SOURCE_Y4M, bytes(side), frames, frame_bits(frames, header.layout.bits))
-    offset = 0
-    for piece in _pieces(found.side, frames):  # the promise: rebuild gives ``data`` back
-        if memoryview(data)[offset : offset + len(piece)] != piece:
-            raise NotVideo("Y4M file does not rebuild exactly")
-        offset += len(piece)
-    if offset != len(data):
+    left = span.size - position
+    if left >= min(MAX_TRAILING_BYTES, frame_bytes):
+        raise NotVideo(f"Y4M file ends in {left} bytes that are no whole frame")
+    trailing = span.read(position, left)
+    if trailing and FRAME_TAG.startswith(trailing[:5]):
+        raise NotVideo(f"Y4M file ends in {left} bytes that are no whole frame")
+    side += trailing
+    if len(side) + len(offsets) * frame_bytes != span.size:  # (the tiling the promise rests on)
         raise NotVideo("Y4M file does not rebuild exactly")
-    return found
+    frames = FileFrames(span, offsets, header.shapes, header.layout.dtype)
+    return VideoPlan(SOURCE_Y4M, bytes(side), frames, frame_bits(frames, header.layout.bits))
 
 
-def _pieces(side: bytes, frames: Sequence[Frame]) -> Iterator[bytes | memoryview]:
-    """The rebuilt file in pieces; CorruptArchive if ``side`` and ``frames`` do not fit."""
+def pieces(side: bytes, frames: Iterable[Frame]) -> Iterator[bytes | memoryview]:
+    """The rebuilt file in pieces, one frame at a time as ``frames`` yields them; CorruptArchive
+    if ``side`` and ``frames`` do not fit."""
     end = side.find(b"\n", 0, MAX_LINE_BYTES)
     if end < 0:
         raise CorruptArchive("Y4M side information has no stream header")
@@ -176,13 +177,13 @@ def _pieces(side: bytes, frames: Sequence[Frame]) -> Iterator[bytes | memoryview
         header = parse_header(side[:end])
     except NotVideo as exc:
         raise CorruptArchive(f"Y4M side information is invalid: {exc}") from None
-    try:
-        check_frames(list(frames), header.shapes, header.layout.dtype)
-    except ValueError as exc:
-        raise CorruptArchive(f"Y4M frames do not match the stream header: {exc}") from None
     yield side[: end + 1]
     position = end + 1
     for frame in frames:
+        try:
+            check_frames([frame], header.shapes, header.layout.dtype)
+        except ValueError as exc:
+            raise CorruptArchive(f"Y4M frames do not match the stream header: {exc}") from None
         end = side.find(b"\n", position, position + MAX_LINE_BYTES)
         if end < 0 or side[position : position + len(FRAME_TAG)] != FRAME_TAG:
             raise CorruptArchive("Y4M side information has fewer FRAME lines than frames")
@@ -192,12 +193,14 @@ def _pieces(side: bytes, frames: Sequence[Frame]) -> Iterator[bytes | memoryview
             if header.layout.bits > 8:
                 plane = plane.astype("<u2", copy=False)
             yield np.ascontiguousarray(plane).data.cast("B")
+    if side.startswith(FRAME_TAG, position):
+        raise CorruptArchive("Y4M side information has more FRAME lines than frames")
     yield side[position:]
 
 
 def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
     """The Y4M file that :func:`plan` split into ``side`` and ``frames``."""
-    return b"".join(_pieces(side, frames))
+    return b"".join(pieces(side, frames))
 
 
 def colourspace_of(frame: Frame, bits: int) -> str:
@@ -216,27 +219,46 @@ def colourspace_of(frame: Frame, bits: int) -> str:
     )
 
 
-def write(frames: Sequence[Frame], bits: int = 8, rate: tuple[int, int] = (25, 1)) -> bytes:
+def write(frames: Iterable[Frame], bits: int = 8, rate: tuple[int, int] = (25, 1)) -> bytes:
     """A Y4M file holding ``frames`` (lists of planes, as :func:`colourspace_of` accepts)."""
-    if not frames:
-        raise ValueError("a video needs at least one frame")
+    sink = io.BytesIO()
+    write_to(sink, frames, bits, rate)
+    return sink.getvalue()
+
+
+def write_to(
+    sink: BinaryIO, frames: Iterable[Frame], bits: int = 8, rate: tuple[int, int] = (25, 1)
+) -> int:
+    """Write ``frames`` to ``sink`` as a Y4M file, a frame at a time (the first frame decides the
+    colourspace; every later one must match it); returns the frame count. ValueError for frames
+    of no format, samples out of range or an empty clip."""
     if bits not in (8, 9, 10, 12, 14, 16):
         raise ValueError("bits must be 8, 9, 10, 12, 14 or 16")
-    colourspace = colourspace_of(list(frames[0]), bits)
-    height, width = frames[0][0].shape
-    header = f"YUV4MPEG2 W{width} H{height} F{rate[0]}:{rate[1]} Ip A1:1 C{colourspace}\n"
     dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
     limit = 1 << bits
-    checked: list[Frame] = []
+    count = 0
+    shapes: list[tuple[int, int]] = []
     for frame in frames:
         planes = [np.asarray(plane) for plane in frame]
+        if not count:
+            colourspace = colourspace_of(planes, bits)
+            height, width = planes[0].shape
+            shapes = [plane.shape for plane in planes]
+            sink.write(
+                f"YUV4MPEG2 W{width} H{height} F{rate[0]}:{rate[1]} Ip A1:1 C{colourspace}\n"
+                .encode("ascii")
+            )  # fmt: skip
+        elif [plane.shape for plane in planes] != shapes:
+            raise ValueError(
+                f"frame {count} has planes {[p.shape for p in planes]}, the first had {shapes}"
+            )
         if any(plane.dtype.kind not in "ub" or (plane.size and int(plane.max()) >= limit)
                for plane in planes):  # fmt: skip
             raise ValueError(f"planes must hold unsigned samples below 2^{bits}")
-        checked.append([plane.astype(dtype, copy=False) for plane in planes])
-    data = bytearray(header.encode("ascii"))
-    for frame in checked:
-        data += b"FRAME\n"
-        for plane in frame:
-            data += np.ascontiguousarray(plane).tobytes()
-    return bytes(data)
+        sink.write(b"FRAME\n")
+        for plane in planes:
+            sink.write(np.ascontiguousarray(plane.astype(dtype, copy=False)).data.cast("B"))
+        count += 1
+    if not count:
+        raise ValueError("a video needs at least one frame")
+    return count
