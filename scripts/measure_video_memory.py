@@ -11,14 +11,15 @@ seconds and peak RSS of each command, and whether the round trip is identical (`
 ``--content static`` repeats the first frame (every block after its first frame is an exact
 copy: fast, and the memory a clip's reading and writing take shows plainly); ``cycle`` plays the
 clip's frames forwards and backwards (real motion, ~5 s per megapixel on 2 cores).
-``--python`` picks the interpreter (e.g. another checkout's, with ``PYTHONPATH`` set, to compare
-versions).
+``--python`` picks the interpreter and ``--pythonpath`` the checkout the commands import (to compare
+versions; the clips are built with this checkout's ``y4m``).
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import re
 import subprocess
 import sys
@@ -40,14 +41,18 @@ def _frames(clip: Path, count: int, content: str) -> list[list[np.ndarray]]:
     return [bounce[index % len(bounce)] for index in range(count)]
 
 
-def _timed(python: str, args: list[str]) -> tuple[float, int]:
+def _timed(python: str, pythonpath: str | None, args: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of ``python -m mmcompress ARGS``."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     started = time.perf_counter()
     done = subprocess.run(
         ["/usr/bin/time", "-v", python, "-m", "mmcompress", *args],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     wall = time.perf_counter() - started
     if done.returncode:
@@ -62,6 +67,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="48,192,768", help="frame counts, comma-separated")
     parser.add_argument("--content", choices=("static", "cycle"), default="static")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--pythonpath", help="PYTHONPATH of the measured commands")
     args = parser.parse_args()
     print("| frames | Y4M bytes | archive bytes | pack s | pack peak MB | unpack s | "
           "unpack peak MB | round trip |")  # fmt: skip
@@ -72,9 +78,11 @@ def main() -> None:
             with open(clip, "wb") as sink:
                 y4m.write_to(sink, _frames(args.clip, count, args.content))
             archive, back = clip.with_suffix(".mmc"), clip.with_suffix(".out")
-            pack_s, pack_kb = _timed(args.python, ["pack", "-q", str(clip), "-o", str(archive)])
+            pack_s, pack_kb = _timed(
+                args.python, args.pythonpath, ["pack", "-q", str(clip), "-o", str(archive)]
+            )
             unpack_s, unpack_kb = _timed(
-                args.python, ["unpack", "-q", str(archive), "-o", str(back)]
+                args.python, args.pythonpath, ["unpack", "-q", str(archive), "-o", str(back)]
             )
             same = filecmp.cmp(clip, back, shallow=False)
             print(
