@@ -168,6 +168,15 @@ class _Reading:
         except OSError as exc:
             raise InputError(f"cannot read {self._path}: {exc.strerror}") from None
 
+    def seekable(self) -> bool:  # (video is planned from the open file: seek and tell pass on)
+        return self._stream.seekable()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
 
 class _Prefixed:
     """A read-only stream that first returns ``prefix``, then the rest of ``stream``."""
@@ -353,10 +362,9 @@ class Compressor:
         warnings: list[str] = []
         rich = self._rich(raw_video)
         if pixel_path and rich.wants(modality):
-            streamed = start is not None and serializers.streams_from_file(
-                first[:16], _size_from(source, start), modality, rich.options
-            )
-            if streamed:  # raw video: planned from the file, its frames read a block at a time
+            size = _size_from(source, start) if start is not None else 0
+            streamed = serializers.streams_from_file(size, modality, rich.options)
+            if streamed:  # video: planned from the file, its frames read a block at a time
                 assert start is not None
                 source.seek(start)
                 planned = rich.plan(source, modality)
@@ -367,9 +375,9 @@ class Compressor:
                 tail = read_full(source, limit)
                 planned = rich.plan(first + tail, modality) if len(tail) < limit else "too large"
             if isinstance(planned, Planned) and streamed:
+                warnings += planned.warnings
                 total = self._pack_planned(planned, sink, entry, threads)
-                read = planned.size
-                return PackReport(None, read, total, time.perf_counter() - started, warnings)
+                return PackReport(None, size, total, time.perf_counter() - started, warnings)
             if isinstance(planned, Planned):
                 read = len(first) + len(tail)  # the input's size (the entry's may differ)
                 warnings += planned.warnings

@@ -276,10 +276,8 @@ def _file_pieces(
             modality = detect(entry.path, raw[:_HEAD_BYTES])
             entry.modality = int(modality)
             if rich is not None and rich.wants(modality):
-                # (raw video: planned from the file, its frames read a block at a time)
-                streamed = streams_from_file(
-                    raw[:_HEAD_BYTES], item.st.st_size, modality, rich.options
-                )
+                # (video: planned from the file, its frames read a block at a time)
+                streamed = streams_from_file(item.st.st_size, modality, rich.options)
                 planned: Planned | str | None
                 if streamed:
                     source.seek(0)

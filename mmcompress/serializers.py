@@ -129,22 +129,20 @@ def may_take_rich_path(modality: Modality, options: PathOptions) -> bool:
     return options.frames and modality == Modality.COMPRESSED
 
 
-#: Raw video files beyond this are planned from the open file (smaller ones are read whole).
+#: Video files beyond this are planned from the open file (smaller ones are read whole).
 STREAMED_MIN_BYTES = 256 << 10
 
 
-def streams_from_file(head: bytes, size: int, modality: Modality, options: PathOptions) -> bool:
-    """Whether a file of ``size`` bytes starting with ``head`` is planned from its open file
-    rather than from its bytes: raw video (Y4M, raw YUV) beyond :data:`STREAMED_MIN_BYTES`, whose
-    frames are then read a block at a time as they are coded (memory does not grow with the
-    clip)."""
-    if size <= STREAMED_MIN_BYTES:
-        return False
-    if modality == Modality.IMAGE or not may_take_rich_path(modality, options):
-        return False
-    from .videoio.serializer import is_raw_video
-
-    return is_raw_video(head, options.raw_video)
+def streams_from_file(size: int, modality: Modality, options: PathOptions) -> bool:
+    """Whether a file of ``size`` bytes is planned from its open file rather than from its
+    bytes: a video beyond :data:`STREAMED_MIN_BYTES` that may take the frames path, whose frames
+    are then read or decoded a block at a time as they are coded (memory does not grow with
+    the clip)."""
+    return (
+        size > STREAMED_MIN_BYTES
+        and modality != Modality.IMAGE
+        and may_take_rich_path(modality, options)
+    )
 
 
 def plan_entry(
@@ -158,7 +156,7 @@ def plan_entry(
     """The rich path of a whole file, or the reason it takes the byte path.
 
     ``images`` / ``video``: whether the level has a pixel / frames codec. ``data`` is the file's
-    bytes, or an open seekable file when :func:`streams_from_file` says so."""
+    bytes, or an open seekable file when :func:`streams_from_file` says so (video only)."""
     if modality == Modality.IMAGE and images:
         assert isinstance(data, bytes)
         found = raster.plan(data, pixels=options.pixels)

@@ -104,10 +104,10 @@ def decompress(blob: bytes) -> Iterator[Frame]:
     data = b"".join(raws)  # a video kept as bytes (an MP4 clip, a small Y4M file)
     try:
         found = y4m.plan(data) if data.startswith(y4m.SIGNATURE) else avframes.plan(data)
+        for frame in found.frames:  # (decoded clips: decoded as they are consumed)
+            yield [np.array(plane) for plane in frame]
     except NotVideo as exc:
         raise InputError(f"the archive does not hold video frames: {exc}") from None
-    for frame in found.frames:
-        yield [np.array(plane) for plane in frame]
 
 
 def decompress_to_file(blob: bytes, path: str | os.PathLike[str], *, force: bool = False) -> None:

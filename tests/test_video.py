@@ -106,6 +106,19 @@ class _Pipe(io.RawIOBase):
         return len(piece)
 
 
+def _record_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record whether each rich-path plan is made from the file ("file") or its bytes."""
+    planned_from: list[str] = []
+    plan_entry = serializers.plan_entry
+
+    def recorded(data: object, *args: object, **kwargs: object) -> object:
+        planned_from.append("bytes" if isinstance(data, bytes) else "file")
+        return plan_entry(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serializers, "plan_entry", recorded)
+    return planned_from
+
+
 def test_a_long_clip_streams_from_its_file_into_the_same_archive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,20 +129,15 @@ def test_a_long_clip_streams_from_its_file_into_the_same_archive(
     assert clip.stat().st_size > serializers.STREAMED_MIN_BYTES
     packer = Compressor(5)
     packer.recipe = dataclasses.replace(packer.recipe, block_size=8 * 4608)  # 8 frames a block
-    planned_from: list[str] = []
-    plan_entry = serializers.plan_entry
-
-    def recorded(data: object, *args: object, **kwargs: object) -> object:
-        planned_from.append("bytes" if isinstance(data, bytes) else "file")
-        return plan_entry(data, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(serializers, "plan_entry", recorded)
+    planned_from = _record_plans(monkeypatch)
     streamed, whole = io.BytesIO(), io.BytesIO()
     with open(clip, "rb") as source:
         packer.pack_stream(source, streamed, name="clip.y4m")
     packer.pack_stream(io.BufferedReader(_Pipe(clip.read_bytes())), whole, name="clip.y4m")
-    assert planned_from == ["file", "bytes"]
+    packer.pack_file(clip, tmp_path / "clip.mmc")  # (what the CLI calls)
+    assert planned_from == ["file", "bytes", "file"]
     assert streamed.getvalue() == whole.getvalue()
+    assert Compressor(5).decompress((tmp_path / "clip.mmc").read_bytes()) == clip.read_bytes()
     assert _coding(streamed.getvalue(), tmp_path) == ["frames"]
     assert Compressor(5).decompress(streamed.getvalue()) == clip.read_bytes()
     back = video.decompress(streamed.getvalue())
@@ -137,6 +145,23 @@ def test_a_long_clip_streams_from_its_file_into_the_same_archive(
         assert [p.tolist() for p in frame] == [p.tolist() for p in frames[index]]
     assert index == 59
     assert video.decompress_bytes(video.compress(clip)) == clip.read_bytes()
+
+
+def test_a_coded_clip_streams_from_its_file_under_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serializers, "STREAMED_MIN_BYTES", 0)  # (the clip is 163 KB)
+    planned_from = _record_plans(monkeypatch)
+    packer = Compressor(5, frames=True)
+    streamed, whole = io.BytesIO(), io.BytesIO()
+    with open(ODD_FFV1, "rb") as source:
+        packer.pack_stream(source, streamed, name="clip.mkv")
+    packer.pack_stream(io.BufferedReader(_Pipe(ODD_FFV1.read_bytes())), whole, name="clip.mkv")
+    assert planned_from == ["file", "bytes"]
+    assert streamed.getvalue() == whole.getvalue()
+    assert avframes.same_frames(
+        ODD_FFV1.read_bytes(), Compressor(5).decompress(streamed.getvalue())
+    )
+    frames = list(video.decompress(streamed.getvalue()))
+    assert len(frames) == 10 and frames[0][0].shape == (143, 175)
 
 
 def test_cli_y4m_and_raw_yuv_round_trip(tmp_path: Path) -> None:

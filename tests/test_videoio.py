@@ -6,7 +6,7 @@ import hashlib
 import io
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +52,8 @@ def _md5(frames: list[Frame]) -> str:
     return digest.hexdigest()
 
 
-def _same(first: list[Frame], second: list[Frame]) -> bool:
+def _same(first: Iterable[Frame], second: Iterable[Frame]) -> bool:
+    first, second = list(first), list(second)
     return len(first) == len(second) and all(
         len(a) == len(b)
         and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -27,20 +27,20 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import CorruptArchive
 from .base import (
-    MAX_SAMPLE_BYTES,
     MAX_SIDE,
     SOURCE_FFV1_MKV,
     Frame,
     NotVideo,
+    Span,
     VideoPlan,
     check_frames,
     frame_bits,
@@ -167,12 +167,12 @@ def _packed_pixels(plane: Any, width: int, height: int, pixel_bytes: int) -> np.
     return rows[:, : width * pixel_bytes].reshape(height, width, pixel_bytes)
 
 
-def _lossless(stream: Any, data: bytes) -> bool:
-    """Whether the stream's codec (and settings, for H.264/HEVC) is lossless."""
+def _lossless(stream: Any, head: bytes) -> bool:
+    """Whether the stream's codec (and settings, for H.264/HEVC, read in the file's ``head``) is
+    lossless."""
     name = stream.codec_context.name
     if name in LOSSLESS_CODECS:
         return True
-    head = data[:_SETTINGS_SCAN_BYTES]
     if name == "h264":
         settings = re.search(rb"x264 - core .{0,4000}?options: ([^\x00]*)", head, re.S)
         qp0 = settings is None or re.search(rb"(^| )qp=0( |$)", settings.group(1)) is not None
@@ -195,49 +195,68 @@ def _video_stream(container: Any) -> Any:
     raise NotVideo("the file has no video stream")
 
 
-def plan(data: bytes, *, require_lossless: bool = True) -> VideoPlan:
-    """Decode the first video stream of ``data`` into a plan (side = :class:`StreamInfo`);
-    NotVideo if it cannot be decoded, is lossy (unless ``require_lossless`` is False), changes
-    size or format mid-stream, has a pixel format not kept, or exceeds the memory bound."""
+class DecodedFrames(Iterable[Frame]):
+    """The frames of a clip's video stream, decoded again on each pass (nothing is held: a
+    pass takes one frame's memory). NotVideo if a pass stops decoding, or the stream changes
+    size or pixel format mid-stream."""
+
+    def __init__(self, span: Span, stream_index: int) -> None:
+        self._span, self._stream_index = span, stream_index
+
+    def __iter__(self) -> Iterator[Frame]:
+        av = _av()
+        with _open(self._span) as container:
+            stream = container.streams[self._stream_index]
+            first: Any = None
+            try:
+                for decoded in container.decode(stream):
+                    shape = (decoded.format.name, decoded.width, decoded.height)
+                    if first is None:
+                        first = shape
+                    elif shape != first:
+                        raise NotVideo("the stream changes size or pixel format")
+                    yield frame_planes(decoded)
+            except av.FFmpegError as exc:
+                raise NotVideo(f"the video stream does not decode: {exc}") from None
+
+
+def _open(span: Span) -> Any:
     av = _av()
     try:
-        container = av.open(io.BytesIO(data), "r")
+        return av.open(span.open(), "r")
     except (av.FFmpegError, ValueError) as exc:
         raise NotVideo(f"not a video container: {exc}") from None
-    with container:
+
+
+def plan(data: bytes | Span, *, require_lossless: bool = True) -> VideoPlan:
+    """Plan the first video stream of ``data`` (bytes, or a :class:`~.base.Span` over a file):
+    side = :class:`StreamInfo`, frames decoded on demand (:class:`DecodedFrames`). The stream is
+    decoded once here, a frame at a time, to check it; NotVideo if it cannot be decoded, is lossy
+    (unless ``require_lossless`` is False), changes size or format mid-stream or has a pixel
+    format not kept."""
+    span = data if isinstance(data, Span) else Span(data)
+    with _open(span) as container:
         stream = _video_stream(container)
         dropped = [f"{s.type} stream {s.index} ({s.codec_context.name if s.codec_context else '?'})"
                    for s in container.streams if s.index != stream.index]  # fmt: skip
         codec = stream.codec_context.name
-        if require_lossless and not _lossless(stream, data):
+        if require_lossless and not _lossless(stream, span.head(_SETTINGS_SCAN_BYTES)):
             raise NotVideo(f"the {codec} stream is lossy: its bitstream is already the smallest "
                            "frame-exact form")  # fmt: skip
-        frames: list[Frame] = []
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        frames = DecodedFrames(span, stream.index)
         first: Any = None
-        pix_fmt = ""
-        total = 0
+        av = _av()
         try:
-            for decoded in container.decode(stream):
-                if first is None:
-                    first = decoded
-                    canonical = canonical_format(decoded.format.name)
-                    if canonical is None:
-                        raise NotVideo(f"pixel format {decoded.format.name} is not kept")
-                    pix_fmt = canonical
-                elif (decoded.format.name, decoded.width, decoded.height) != (
-                    first.format.name, first.width, first.height):  # fmt: skip
-                    raise NotVideo("the stream changes size or pixel format")
-                planes = frame_planes(decoded)
-                total += sum(plane.nbytes for plane in planes)
-                if total > MAX_SAMPLE_BYTES:
-                    raise NotVideo(f"decoded samples exceed {MAX_SAMPLE_BYTES} bytes")
-                frames.append(planes)
+            first = next(container.decode(stream), None)
         except av.FFmpegError as exc:
             raise NotVideo(f"the video stream does not decode: {exc}") from None
         if first is None:
             raise NotVideo("the video stream has no frame")
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        pix_fmt = canonical_format(first.format.name)
+        if pix_fmt is None:
+            raise NotVideo(f"pixel format {first.format.name} is not kept")
         info = StreamInfo(
             width=first.width,
             height=first.height,
@@ -250,8 +269,8 @@ def plan(data: bytes, *, require_lossless: bool = True) -> VideoPlan:
             colorspace=int(first.colorspace),
             codec=codec,
         )
-    return VideoPlan(SOURCE_FFV1_MKV, info.to_bytes(), frames, frame_bits(frames, format_bits(pix_fmt)),
-                     dropped)  # fmt: skip
+    bits = frame_bits(frames, format_bits(pix_fmt))  # (a full decoding pass: checks it all)
+    return VideoPlan(SOURCE_FFV1_MKV, info.to_bytes(), frames, bits, dropped)
 
 
 def _shapes(info: StreamInfo) -> list[tuple[int, int]]:
@@ -262,12 +281,13 @@ def _shapes(info: StreamInfo) -> list[tuple[int, int]]:
     return [shapes[plane] for plane in sorted(shapes)]
 
 
-def write_ffv1(info: StreamInfo, frames: Sequence[Frame]) -> bytes:
-    """The frames as an FFV1 level 3 Matroska file (see the module docstring)."""
+def write_ffv1(info: StreamInfo, frames: Iterable[Frame], output: BinaryIO | None = None) -> bytes:
+    """The frames as an FFV1 level 3 Matroska file (see the module docstring), written a frame
+    at a time to ``output`` (a seekable file; b"" is returned) or returned as bytes."""
     av = _av()
     write_format = WRITE_FORMAT.get(info.pix_fmt, info.pix_fmt)
-    output = io.BytesIO()
-    with av.open(output, "w", format="matroska", options={"fflags": "+bitexact"}) as container:
+    sink = output if output is not None else io.BytesIO()
+    with av.open(sink, "w", format="matroska", options={"fflags": "+bitexact"}) as container:
         rate = Fraction(*info.frame_rate)
         stream = container.add_stream("ffv1", rate=rate, options=FFV1_OPTIONS)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, write_format
@@ -284,7 +304,7 @@ def write_ffv1(info: StreamInfo, frames: Sequence[Frame]) -> bytes:
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    return output.getvalue()
+    return b"" if output is not None else sink.getvalue()  # type: ignore[attr-defined]
 
 
 def _to_av_frame(info: StreamInfo, write_format: str, planes: Frame) -> Any:
@@ -307,31 +327,40 @@ def _to_av_frame(info: StreamInfo, write_format: str, planes: Frame) -> Any:
     return frame
 
 
-def rebuild(side: bytes, frames: Sequence[Frame]) -> bytes:
-    """The FFV1 Matroska file for a plan's ``side`` and ``frames`` (CorruptArchive if they do
-    not fit together)."""
+def rebuild(side: bytes, frames: Iterable[Frame], output: BinaryIO | None = None) -> bytes:
+    """The FFV1 Matroska file for a plan's ``side`` and ``frames``, written a frame at a time to
+    ``output`` (b"" returned) or returned; CorruptArchive if they do not fit together."""
     info = StreamInfo.from_bytes(side)
-    try:
-        check_frames(list(frames), _shapes(info), _dtype(info.pix_fmt))
-    except ValueError as exc:
-        raise CorruptArchive(f"video frames do not match their stream information: {exc}") from None
+    shapes, dtype = _shapes(info), _dtype(info.pix_fmt)
+
+    def checked() -> Iterator[Frame]:
+        for frame in frames:
+            try:
+                check_frames([frame], shapes, dtype)
+            except ValueError as exc:
+                raise CorruptArchive(
+                    f"video frames do not match their stream information: {exc}"
+                ) from None
+            yield frame
+
     av = _av()
     try:
-        return write_ffv1(info, frames)
+        return write_ffv1(info, checked(), output)
     except (av.FFmpegError, ValueError, TypeError) as exc:
         raise CorruptArchive(f"video stream information is not writable: {exc}") from None
 
 
-def decoded_frames(data: bytes) -> Iterator[tuple[str, Frame]]:
-    """(canonical pixel format, planes) of each frame of the first video stream of ``data``."""
+def decoded_frames(data: bytes | BinaryIO) -> Iterator[tuple[str, Frame]]:
+    """(canonical pixel format, planes) of each frame of the first video stream of ``data``
+    (bytes, or a seekable file from its start), a frame at a time."""
     av = _av()
-    with av.open(io.BytesIO(data), "r") as container:
+    with av.open(io.BytesIO(data) if isinstance(data, bytes) else data, "r") as container:
         stream = _video_stream(container)
         for frame in container.decode(stream):
             yield canonical_format(frame.format.name) or frame.format.name, frame_planes(frame)
 
 
-def same_frames(first: bytes, second: bytes) -> bool:
+def same_frames(first: bytes | BinaryIO, second: bytes | BinaryIO) -> bool:
     """Whether two video files decode to the same frames, plane for plane (same count, same
     canonical pixel format, same samples). Undecodable input: False."""
     av = _av()

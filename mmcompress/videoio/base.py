@@ -7,28 +7,26 @@ a Y4M header and FRAME lines, a raw file's geometry and trailing partial frame, 
 stream parameters). Each source module (``y4m``, ``rawyuv``, ``avframes``) has a ``rebuild(side,
 frames)`` that inverts its plans.
 
-Memory: raw sources (Y4M, raw YUV) are read through a :class:`Span`, random access over bytes
-in memory or over a seekable file. Over a file their frames are a :class:`FileFrames` sequence
-that reads a frame only when it is asked for, so packing holds one block of frames at a time
-whatever the clip's length (streaming). Decoded clips (``avframes``) are held whole: their
-samples are refused beyond :data:`MAX_SAMPLE_BYTES` (1 GiB) with :class:`NotVideo` and the file
-takes the byte path.
+Memory (streaming): sources read a file through a :class:`Span`, random access over bytes in
+memory or over a seekable file, and a plan's frames are re-iterable and produced on demand: raw
+video as a :class:`FileFrames` sequence that reads a frame when asked for it, decoded video as a
+decoder run again on each pass. Packing therefore holds one block of frames at a time whatever
+the clip's length.
 """
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, overload
+from typing import Any, BinaryIO, overload
 
 import numpy as np
 
 #: A frame: its planes in storage order (Y, U, V[, A]; a single grey plane; G, B, R).
 Frame = list[np.ndarray]
 
-#: Sample data beyond this is not planned (the frames path holds a whole clip in memory).
-MAX_SAMPLE_BYTES = 1 << 30
 #: Largest width or height accepted from a header (guards allocations).
 MAX_SIDE = 1 << 16
 
@@ -80,6 +78,40 @@ class Span:
 
     def head(self, count: int) -> bytes:
         return self.read(0, count)
+
+    def open(self) -> BinaryIO:
+        """A read-only, seekable file over the span (for PyAV): offset 0 is the span's start."""
+        if self._data is not None:
+            return io.BytesIO(self._data)
+        return io.BufferedReader(_SpanFile(self), 1 << 16)  # type: ignore[arg-type, return-value]
+
+
+class _SpanFile(io.RawIOBase):
+    """The raw file behind :meth:`Span.open`."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__()
+        self._span, self._position = span, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self._span.read(self._position, len(buffer))
+        buffer[: len(piece)] = piece
+        self._position += len(piece)
+        return len(piece)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._span.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
 
 
 class FileFrames(Sequence[Frame]):
@@ -162,12 +194,13 @@ class VideoPlan:
 
     source: str
     side: bytes
-    frames: Sequence[Frame]
+    #: Re-iterable: a list, :class:`FileFrames`, or a decoder that decodes again on each pass.
+    frames: Iterable[Frame]
     bits: int
     dropped: list[str] = field(default_factory=list)
 
 
-def check_frames(frames: Sequence[Frame], shapes: list[tuple[int, int]], dtype: np.dtype) -> None:
+def check_frames(frames: Iterable[Frame], shapes: list[tuple[int, int]], dtype: np.dtype) -> None:
     """ValueError unless every frame has planes of exactly ``shapes`` holding ``dtype`` values
     (uint16 planes are accepted for any dtype of that size)."""
     for frame in frames:
@@ -183,7 +216,7 @@ def check_frames(frames: Sequence[Frame], shapes: list[tuple[int, int]], dtype: 
                 raise ValueError(f"planes hold unsigned samples, not {plane.dtype}")
 
 
-def frame_bits(frames: Sequence[Frame], nominal: int) -> int:
+def frame_bits(frames: Iterable[Frame], nominal: int) -> int:
     """``nominal`` if every sample fits in it, else 16 (8-bit formats always fit). Reads every
     frame once, one at a time."""
     if nominal >= 16 or nominal == 8:

@@ -16,16 +16,20 @@ back as an FFV1 Matroska file whose decoded frames equal the input's (audio and 
 are not kept: ``plan(...)[0].dropped`` lists them). A Y4M file under ``--frames`` still comes back
 byte for byte. Anything else returns None here and takes the byte path (serializer ``"bytes"``).
 
-Memory (streaming): raw video (Y4M, raw YUV) given as a seekable file is planned by scanning
-it and its frames are read a block at a time while the blocks are coded; on unpack
-:func:`rebuild_pieces` writes the file a frame at a time as the blocks are decoded. Memory does
-not grow with the clip's length. A decoded clip (``--frames``, FFV1 Matroska on unpack) is held
-whole both ways (:data:`MAX_FILE_BYTES`, :data:`~.base.MAX_SAMPLE_BYTES`; larger inputs take the
-byte path), as is raw video given as bytes in memory.
+Memory (streaming): a video given as a seekable file is planned from the file (raw video by
+scanning it, a coded clip by decoding it a frame at a time: once to check it, once to write and
+check its FFV1 file in a temporary file) and its frames are read or decoded a block at a time
+while the blocks are coded; on unpack :func:`rebuild_pieces` writes raw video a frame at a time
+as the blocks are decoded, and an FFV1 file through a temporary file. Memory does not grow with
+the clip's length. A video given as bytes (from a pipe) is held whole, up to
+:data:`MAX_FILE_BYTES`.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,7 +37,6 @@ from typing import Any, BinaryIO
 from ..errors import CorruptArchive
 from ..sideframe import read_side, side_blocks
 from .base import (
-    MAX_SAMPLE_BYTES,
     SOURCE_FFV1_MKV,
     SOURCE_RAWYUV,
     SOURCE_Y4M,
@@ -48,14 +51,16 @@ VIDEO_EXACT: dict[str, Any] = {"id": "frames", "version": 1, "promise": "bytes"}
 VIDEO_FRAMES: dict[str, Any] = {"id": "frames", "version": 1, "promise": "frames"}
 SERIALIZERS = (VIDEO_EXACT, VIDEO_FRAMES)
 
-#: Video files beyond this are not even parsed: they take the byte path.
-MAX_FILE_BYTES = MAX_SAMPLE_BYTES + (64 << 20)
+#: Video files given as bytes beyond this are not even parsed: they take the byte path.
+MAX_FILE_BYTES = 1 << 30
 #: Side information beyond this is refused when decoding (a hostile header must not allocate).
 MAX_SIDE_BYTES = 64 << 20
 #: Source byte at the start of the side information -> source name, and back.
 SOURCES = {1: SOURCE_Y4M, 2: SOURCE_RAWYUV, 3: SOURCE_FFV1_MKV}
 SOURCE_NUMBERS = {name: number for number, name in SOURCES.items()}
 
+#: Piece size when a rebuilt file is copied out of its temporary file.
+_COPY_BYTES = 1 << 20
 #: Raw YUV geometry as the CLI gives it: ((width, height), pix_fmt).
 RawGeometry = tuple[tuple[int, int], str]
 
@@ -72,18 +77,14 @@ def promise_of(serializer: dict[str, Any]) -> str:
     return str(serializer.get("promise", "bytes"))
 
 
-def is_raw_video(head: bytes, raw_geometry: RawGeometry | None) -> bool:
-    """Whether a file starting with ``head`` is raw video, planned by streaming from its file."""
-    return raw_geometry is not None or head.startswith(b"YUV4MPEG2")
-
-
 def plan_or_reason(
     data: bytes | BinaryIO, *, frames: bool, raw_geometry: RawGeometry | None = None
 ) -> tuple[VideoPlan, int] | str:
     """:func:`plan`, or instead of None the reason the file takes the byte path (for a message
-    such as "--frames: ... is lossy"). ``data``: the file's bytes, or for raw video (see
-    :func:`is_raw_video`) a seekable file from its current position on (it must stay open while
-    the plan's blocks are cut)."""
+    such as "--frames: ... is lossy"). ``data``: the file's bytes, or a seekable file from its
+    current position on (it must stay open while the plan's blocks are cut)."""
+    from ..predictors.frames import MAX_BLOCK_SAMPLES  # (the frame codec: numba, torch)
+
     span = Span(data)
     if span.in_memory and span.size > MAX_FILE_BYTES:
         return f"over {MAX_FILE_BYTES} bytes"
@@ -97,34 +98,39 @@ def plan_or_reason(
 
             found = y4m.plan(span)
         elif frames:
-            if not isinstance(data, bytes):
-                raise ValueError("decoded video is planned from its bytes in memory")
             from . import avframes
 
-            found = avframes.plan(data)
+            found = avframes.plan(span)
         else:
             return "not raw video (coded video keeps its bytes unless --frames is given)"
+        first = next(iter(found.frames))
+        if sum(plane.size for plane in first) > MAX_BLOCK_SAMPLES:
+            return "frames too large for a frame block"
+        if len(found.side) + 1 > MAX_SIDE_BYTES:
+            return "side information too large"
+        if found.source != SOURCE_FFV1_MKV:
+            return found, span.size  # the source module checked that its pieces give it back
+        return found, _ffv1_size(found, span)
     except NotVideo as exc:
         return str(exc)
-    from ..predictors.frames import MAX_BLOCK_SAMPLES  # (the frame codec: numba, torch)
 
-    if sum(plane.size for plane in found.frames[0]) > MAX_BLOCK_SAMPLES:
-        return "frames too large for a frame block"
-    if len(found.side) + 1 > MAX_SIDE_BYTES:
-        return "side information too large"
-    if found.source != SOURCE_FFV1_MKV:
-        return found, span.size  # the source module checked that its pieces give ``data`` back
+
+def _ffv1_size(found: VideoPlan, span: Span) -> int:
+    """The size of the FFV1 file unpack will write for ``found``, once it is checked to decode
+    to the same frames as the input (the promise, checked before it is made); NotVideo if not.
+    Streams: the file is written to a temporary file, then both are decoded in step."""
     from . import avframes
 
-    try:
-        written = avframes.rebuild(found.side, found.frames)
-    except CorruptArchive as exc:
-        return f"the frames cannot be written as FFV1 ({exc})"
-    if not avframes.same_frames(
-        span.head(span.size), written
-    ):  # (the promise, checked before it is made)
-        return "the frames do not survive FFV1 (decoder output differs)"
-    return found, len(written)
+    with tempfile.TemporaryFile() as written:
+        try:
+            avframes.rebuild(found.side, found.frames, written)
+        except CorruptArchive as exc:
+            raise NotVideo(f"the frames cannot be written as FFV1 ({exc})") from None
+        written.seek(0)
+        with span.open() as original:
+            if not avframes.same_frames(original, written):
+                raise NotVideo("the frames do not survive FFV1 (decoder output differs)")
+        return written.seek(0, os.SEEK_END)
 
 
 def plan(
@@ -163,14 +169,14 @@ def plan_blocks(found: VideoPlan, block_size: int) -> Iterator[tuple[str, bytes]
 
     for block in side_blocks(side_payload(found), block_size):
         yield Block.SIDE, block
-    frame_bytes = sum(plane.nbytes for plane in found.frames[0])
-    frame_samples = sum(plane.size for plane in found.frames[0])
+    frames = iter(found.frames)
+    first = next(frames)
+    frame_bytes = sum(plane.nbytes for plane in first)
+    frame_samples = sum(plane.size for plane in first)
     per_block = max(1, min(block_size // frame_bytes, MAX_BLOCK_SAMPLES // frame_samples))
-    for first in range(0, len(found.frames), per_block):
-        yield (
-            Block.FRAMES,
-            frames_to_block(list(found.frames[first : first + per_block]), found.bits),
-        )
+    frames = itertools.chain([first], frames)
+    while run := list(itertools.islice(frames, per_block)):
+        yield Block.FRAMES, frames_to_block(run, found.bits)
 
 
 def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
@@ -180,7 +186,8 @@ def rebuild_from_blocks(raws: Iterable[bytes], size: int) -> bytes:
 
 def rebuild_pieces(raws: Iterable[bytes], size: int) -> Iterator[bytes | memoryview]:
     """:func:`rebuild_from_blocks` in pieces, consuming ``raws`` as it goes: raw video a frame
-    at a time (the file is never whole in memory), a decoded clip once all its frames are in.
+    at a time, an FFV1 file written to a temporary file first (the file is never whole in
+    memory).
     CorruptArchive, at the latest after the last piece, if the blocks do not make ``size``
     bytes of a valid file."""
     blocks = iter(raws)
@@ -188,19 +195,17 @@ def rebuild_pieces(raws: Iterable[bytes], size: int) -> Iterator[bytes | memoryv
     source = SOURCES.get(side[0]) if side else None
     if source is None:
         raise CorruptArchive("video entry's side information names no known source")
-    frames = _frames_of(blocks)
+    frames = _at_least_one(_frames_of(blocks))
     if source == SOURCE_FFV1_MKV:
-        from .avframes import rebuild
-
-        pieces: Iterable[bytes | memoryview] = [rebuild(side[1:], _held(frames))]
+        pieces: Iterable[bytes | memoryview] = _ffv1_pieces(side[1:], frames)
     elif source == SOURCE_Y4M:
         from . import y4m
 
-        pieces = y4m.pieces(side[1:], _at_least_one(frames))
+        pieces = y4m.pieces(side[1:], frames)
     else:
         from . import rawyuv
 
-        pieces = rawyuv.pieces(side[1:], _at_least_one(frames))
+        pieces = rawyuv.pieces(side[1:], frames)
     written = 0
     for piece in pieces:
         written += len(piece) if isinstance(piece, bytes) else piece.nbytes
@@ -243,18 +248,16 @@ def _at_least_one(frames: Iterator[Frame]) -> Iterator[Frame]:
         raise CorruptArchive("video entry has no frame blocks")
 
 
-def _held(frames: Iterator[Frame]) -> list[Frame]:
-    """Every frame, within the memory bound of a clip held whole."""
-    held: list[Frame] = []
-    total = 0
-    for frame in frames:
-        total += sum(plane.nbytes for plane in frame)
-        if total > MAX_SAMPLE_BYTES:
-            raise CorruptArchive("video entry's frames exceed the memory bound")
-        held.append(frame)
-    if not held:
-        raise CorruptArchive("video entry has no frame blocks")
-    return held
+def _ffv1_pieces(side: bytes, frames: Iterator[Frame]) -> Iterator[bytes]:
+    """The FFV1 Matroska file of ``frames``, written to a temporary file (the muxer seeks back
+    to finish it), then read back in pieces."""
+    from .avframes import rebuild
+
+    with tempfile.TemporaryFile() as written:
+        rebuild(side, frames, written)
+        written.seek(0)
+        while piece := written.read(_COPY_BYTES):
+            yield piece
 
 
 def check_same_frames(original: Path, rebuilt: bytes) -> None:
