@@ -593,7 +593,7 @@ class Compressor:
                 if taken == "pixels-png":
                     return _SameContent(path, raster.check_same_pixels)  # type: ignore[return-value]
                 if taken == "frames-mkv":
-                    return _SameContent(path, _check_same_frames)  # type: ignore[return-value]
+                    return _SameFrames(path)  # type: ignore[return-value]
                 return _Comparing(path)  # type: ignore[return-value]
 
             solid_groups.decode_files(reader, book, files, comparing, content_hash)
@@ -904,10 +904,31 @@ class _SameContent(io.BytesIO):
             self.close()
 
 
-def _check_same_frames(original: Path, rebuilt: bytes) -> None:
-    from .videoio import serializer as frames  # PyAV: only when a --frames entry is checked
+class _SameFrames(io.RawIOBase):
+    """A sink for a ``--frames`` entry: the rebuilt FFV1 file goes to a temporary file, which
+    must decode to the same frames as the original (checked on exit, a frame at a time)."""
 
-    frames.check_same_frames(original, rebuilt)
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+        self._spool = tempfile.TemporaryFile()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self._spool.write(data)
+
+    def __exit__(self, *exc: object) -> None:
+        from .videoio import serializer as frames  # PyAV: only when a --frames entry is checked
+
+        try:
+            if exc[0] is None:
+                self._spool.seek(0)
+                frames.check_same_frames(self._path, self._spool)
+        finally:
+            self._spool.close()
+            self.close()
 
 
 class _NullSink(io.RawIOBase):

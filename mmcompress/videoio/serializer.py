@@ -260,16 +260,16 @@ def _ffv1_pieces(side: bytes, frames: Iterator[Frame]) -> Iterator[bytes]:
             yield piece
 
 
-def check_same_frames(original: Path, rebuilt: bytes) -> None:
-    """The ``--frames`` check: ``rebuilt`` is ``original`` byte for byte, or decodes to the same
-    frames plane for plane (CorruptArchive if not)."""
-    try:
-        data = original.read_bytes()
-    except OSError as exc:
-        raise CorruptArchive(f"archive does not match {original}: {exc.strerror}") from None
-    if data == rebuilt:
-        return
+def check_same_frames(original: Path, rebuilt: bytes | BinaryIO) -> None:
+    """The ``--frames`` check: ``rebuilt`` (bytes, or a seekable file from its start) decodes to
+    the same frames as the file ``original``, plane for plane (CorruptArchive if not). Both are
+    decoded in step, a frame at a time."""
     from .avframes import same_frames
 
-    if not same_frames(data, rebuilt):
-        raise CorruptArchive(f"archive does not match {original}: the frames differ")
+    try:
+        source = open(original, "rb")
+    except OSError as exc:
+        raise CorruptArchive(f"archive does not match {original}: {exc.strerror}") from None
+    with source:
+        if not same_frames(source, rebuilt):
+            raise CorruptArchive(f"archive does not match {original}: the frames differ")
