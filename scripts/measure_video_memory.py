@@ -11,7 +11,8 @@ seconds and peak RSS of each command, and whether the round trip is identical (`
 ``--content static`` repeats the first frame (every block after its first frame is an exact
 copy: fast, and the memory a clip's reading and writing take shows plainly); ``cycle`` plays the
 clip's frames forwards and backwards (real motion, ~5 s per megapixel on 2 cores).
-``--python`` picks the interpreter and ``--pythonpath`` the checkout the commands import (to compare
+``--ffv1`` writes each clip as FFV1 Matroska instead and packs it with ``--frames`` (the round
+trip then compares decoded frames). ``--python`` picks the interpreter and ``--pythonpath`` the checkout the commands import (to compare
 versions; the clips are built with this checkout's ``y4m``).
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcompress.videoio import y4m
+from mmcompress.videoio import avframes, y4m
 
 
 def _frames(clip: Path, count: int, content: str) -> list[list[np.ndarray]]:
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("clip", type=Path, help="a Y4M clip whose frames make the test clips")
     parser.add_argument("--lengths", default="48,192,768", help="frame counts, comma-separated")
     parser.add_argument("--content", choices=("static", "cycle"), default="static")
+    parser.add_argument("--ffv1", action="store_true", help="FFV1 Matroska clips, --frames")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--pythonpath", help="PYTHONPATH of the measured commands")
     args = parser.parse_args()
@@ -74,17 +76,34 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as folder:
         for count in (int(part) for part in args.lengths.split(",")):
-            clip = Path(folder) / f"clip{count}.y4m"
+            frames = _frames(args.clip, count, args.content)
+            clip = Path(folder) / f"clip{count}.{'mkv' if args.ffv1 else 'y4m'}"
             with open(clip, "wb") as sink:
-                y4m.write_to(sink, _frames(args.clip, count, args.content))
+                if args.ffv1:
+                    height, width = frames[0][0].shape
+                    info = avframes.StreamInfo(width, height, "yuv420p", [25, 1], None, 1, 2, 2, 2)
+                    avframes.write_ffv1(info, frames, sink)
+                else:
+                    y4m.write_to(sink, frames)
+            del frames
             archive, back = clip.with_suffix(".mmc"), clip.with_suffix(".out")
-            pack_s, pack_kb = _timed(
-                args.python, args.pythonpath, ["pack", "-q", str(clip), "-o", str(archive)]
-            )
+            pack = [
+                "pack",
+                "-q",
+                *(["--frames"] if args.ffv1 else []),
+                str(clip),
+                "-o",
+                str(archive),
+            ]
+            pack_s, pack_kb = _timed(args.python, args.pythonpath, pack)
             unpack_s, unpack_kb = _timed(
                 args.python, args.pythonpath, ["unpack", "-q", str(archive), "-o", str(back)]
             )
-            same = filecmp.cmp(clip, back, shallow=False)
+            if args.ffv1:
+                with open(clip, "rb") as first, open(back, "rb") as second:
+                    same = avframes.same_frames(first, second)
+            else:
+                same = filecmp.cmp(clip, back, shallow=False)
             print(
                 f"| {count} | {clip.stat().st_size:,} | {archive.stat().st_size:,} | "
                 f"{pack_s:.1f} | {pack_kb / 1000:.0f} | {unpack_s:.1f} | {unpack_kb / 1000:.0f} | "
