@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--pythonpath", help="PYTHONPATH of the measured commands")
     args = parser.parse_args()
-    print("| frames | Y4M bytes | archive bytes | pack s | pack peak MB | unpack s | "
+    print("| frames | clip bytes | archive bytes | pack s | pack peak MB | unpack s | "
           "unpack peak MB | round trip |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as folder:
