@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, overload
 
 import numpy as np
 
+from ..errors import InputError
+
 #: A frame: its planes in storage order (Y, U, V[, A]; a single grey plane; G, B, R).
 Frame = list[np.ndarray]
 
@@ -62,7 +64,7 @@ class Span:
         while count > 0:
             piece = self._file.read(count)
             if not piece:
-                raise NotVideo("the file got shorter while it was read")
+                raise InputError("the video file changed while it was being packed")
             pieces.append(piece)
             count -= len(piece)
         return b"".join(pieces)
@@ -73,7 +75,7 @@ class Span:
             return np.frombuffer(self._data, dtype, count=count, offset=offset)
         raw = self.read(offset, count * dtype.itemsize)
         if len(raw) != count * dtype.itemsize:
-            raise NotVideo("the file got shorter while it was read")
+            raise InputError("the video file changed while it was being packed")
         return np.frombuffer(raw, dtype, count=count)
 
     def head(self, count: int) -> bytes:
