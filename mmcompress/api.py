@@ -74,6 +74,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Images and videos up to this size are packed both ways (rich path, byte path) and the smaller
 #: is kept (both are byte-exact).
 SMALL_IMAGE_BYTES = 256 << 10
+#: Read size when a video from a pipe is spooled to a temporary file.
+_SPOOL_CHUNK_BYTES = 1 << 20
 #: The stored path of the one entry of a single-file archive (the real name is the archive's).
 SINGLE_ENTRY_PATH = "-"
 
@@ -362,6 +364,16 @@ class Compressor:
         warnings: list[str] = []
         rich = self._rich(raw_video)
         if pixel_path and rich.wants(modality):
+            if start is None and serializers.streams_from_file(len(first), modality, rich.options):
+                # A video from a pipe: spooled to a temporary file, then planned from it.
+                with tempfile.TemporaryFile() as spool:
+                    spool.write(first)
+                    shutil.copyfileobj(cast(Any, source), spool, _SPOOL_CHUNK_BYTES)
+                    spool.seek(0)
+                    return self.pack_stream(
+                        cast(BinaryIO, spool), sink, name=name, mode=mode, mtime=mtime,
+                        modality=modality, threads=threads, raw_video=raw_video,
+                    )  # fmt: skip
             size = _size_from(source, start) if start is not None else 0
             streamed = serializers.streams_from_file(size, modality, rich.options)
             if streamed:  # video: planned from the file, its frames read a block at a time

@@ -133,6 +133,7 @@ def test_a_long_clip_streams_from_its_file_into_the_same_archive(
     streamed, whole = io.BytesIO(), io.BytesIO()
     with open(clip, "rb") as source:
         packer.pack_stream(source, streamed, name="clip.y4m")
+    # From a pipe whose first block (8 frames) is under the threshold: read whole, not spooled.
     packer.pack_stream(io.BufferedReader(_Pipe(clip.read_bytes())), whole, name="clip.y4m")
     packer.pack_file(clip, tmp_path / "clip.mmc")  # (what the CLI calls)
     assert planned_from == ["file", "bytes", "file"]
@@ -151,12 +152,15 @@ def test_a_coded_clip_streams_from_its_file_under_frames(monkeypatch: pytest.Mon
     monkeypatch.setattr(serializers, "STREAMED_MIN_BYTES", 0)  # (the clip is 163 KB)
     planned_from = _record_plans(monkeypatch)
     packer = Compressor(5, frames=True)
-    streamed, whole = io.BytesIO(), io.BytesIO()
+    streamed, piped, whole = io.BytesIO(), io.BytesIO(), io.BytesIO()
     with open(ODD_FFV1, "rb") as source:
         packer.pack_stream(source, streamed, name="clip.mkv")
-    packer.pack_stream(io.BufferedReader(_Pipe(ODD_FFV1.read_bytes())), whole, name="clip.mkv")
-    assert planned_from == ["file", "bytes"]
-    assert streamed.getvalue() == whole.getvalue()
+    # From a pipe: spooled to a temporary file, then planned from it.
+    packer.pack_stream(io.BufferedReader(_Pipe(ODD_FFV1.read_bytes())), piped, name="clip.mkv")
+    monkeypatch.setattr(serializers, "STREAMED_MIN_BYTES", 1 << 40)  # the whole-file plan
+    packer.pack_stream(io.BytesIO(ODD_FFV1.read_bytes()), whole, name="clip.mkv")
+    assert planned_from == ["file", "file", "bytes"]
+    assert streamed.getvalue() == piped.getvalue() == whole.getvalue()
     assert avframes.same_frames(
         ODD_FFV1.read_bytes(), Compressor(5).decompress(streamed.getvalue())
     )

@@ -21,8 +21,8 @@ scanning it, a coded clip by decoding it a frame at a time: once to check it, on
 check its FFV1 file in a temporary file) and its frames are read or decoded a block at a time
 while the blocks are coded; on unpack :func:`rebuild_pieces` writes raw video a frame at a time
 as the blocks are decoded, and an FFV1 file through a temporary file. Memory does not grow with
-the clip's length. A video given as bytes (from a pipe) is held whole, up to
-:data:`MAX_FILE_BYTES`.
+the clip's length. A video given as bytes in memory is planned from them, up to
+:data:`MAX_FILE_BYTES` (the packer spools a video from a pipe to a temporary file first).
 """
 
 from __future__ import annotations
