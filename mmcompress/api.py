@@ -1018,6 +1018,27 @@ def decompress(blob: bytes) -> bytes:
     return _compressor(None).decompress(blob)
 
 
+def compress_stream(
+    source: BinaryIO,
+    *,
+    level: int | None = None,
+    name: str = "",
+    modality: Modality | None = None,
+    frames: bool = False,
+) -> bytes:
+    """:func:`compress` of what ``source`` holds; from a seekable file a video is planned and read
+    a block of frames at a time (memory does not grow with it)."""
+    sink = io.BytesIO()
+    _compressor(level, frames=frames).pack_stream(source, sink, name=name, modality=modality)
+    return sink.getvalue()
+
+
+def entry_blocks(blob: bytes) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """The serializer of a single-file archive's entry and its raw blocks, decoded as they are
+    consumed (:meth:`Compressor.entry_blocks`)."""
+    return _compressor(None).entry_blocks(blob)
+
+
 def pack_file(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str] | None = None,
@@ -1115,7 +1136,9 @@ __all__ = [
     "PackReport",
     "UnpackReport",
     "compress",
+    "compress_stream",
     "decompress",
+    "entry_blocks",
     "installed_models",
     "list_archive",
     "pack_file",

@@ -25,7 +25,7 @@ from typing import cast
 
 import numpy as np
 
-from .api import _compressor
+from .api import compress_stream, entry_blocks
 from .api import decompress as decompress_bytes
 from .atomic import atomic_file
 from .detect import Modality, detect_as
@@ -50,8 +50,6 @@ def compress(
 
     A path to raw video and frames handed over are read a block of frames at a time (frames are
     spooled to a temporary Y4M file first): memory does not grow with the clip's length."""
-    packer = _compressor(level, frames=frames)
-    sink = io.BytesIO()
     if isinstance(video, (str, os.PathLike)):
         path = Path(video)
         try:
@@ -59,31 +57,30 @@ def compress(
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         with source:
-            head = source.read(4096)
-            source.seek(0)
             name = name or path.name
-            packer.pack_stream(source, sink, name=name, modality=detect_as(
-                Modality.VIDEO, name, head))  # fmt: skip
-        return sink.getvalue()
+            modality = detect_as(Modality.VIDEO, name, source.read(4096))
+            source.seek(0)
+            return compress_stream(source, level=level, name=name, modality=modality, frames=frames)
     if is_source(video):
         data, name, _ = read_source(video, name)
         modality = detect_as(Modality.VIDEO, name, data[:4096])
-        packer.pack_stream(io.BytesIO(data), sink, name=name, modality=modality)
-        return sink.getvalue()
+        return compress_stream(
+            io.BytesIO(data), level=level, name=name, modality=modality, frames=frames
+        )
     from .videoio import y4m
 
     given = cast(Iterable[Sequence[np.ndarray] | np.ndarray], video)
     planes = ([frame] if isinstance(frame, np.ndarray) and frame.ndim == 2 else list(frame)
               for frame in given)  # fmt: skip
-    name = name or "frames.y4m"
     with tempfile.TemporaryFile() as spool:
         try:
             y4m.write_to(spool, planes, bits=bits, rate=rate)
         except ValueError as exc:
             raise InputError(f"frames: {exc}") from None
         spool.seek(0)
-        packer.pack_stream(spool, sink, name=name, modality=Modality.VIDEO)
-    return sink.getvalue()
+        return compress_stream(
+            spool, level=level, name=name or "frames.y4m", modality=Modality.VIDEO, frames=frames
+        )
 
 
 def decompress(blob: bytes) -> Iterator[Frame]:
@@ -91,7 +88,7 @@ def decompress(blob: bytes) -> Iterator[Frame]:
     a block at a time as they are consumed."""
     from .videoio.serializer import entry_frames
 
-    serializer, raws = _compressor(None).entry_blocks(blob)
+    serializer, raws = entry_blocks(blob)
     if serializer.get("id") == "frames":
         for frame in entry_frames(raws):
             yield [np.array(plane) for plane in frame]
