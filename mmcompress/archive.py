@@ -292,7 +292,8 @@ def _file_pieces(
                     entry.modality = int(planned.modality)
                     for block, role in planned.cut(recipe.block_size):
                         yield _Piece(entry, block, item.st.st_size, role)
-                    read = planned.size if streamed else len(raw)
+                    # (a streamed plan read the whole file; planned.size is the output's size)
+                    read = item.st.st_size if streamed else len(raw)
                     check_unchanged(item.path, item.st, os.fstat(source.fileno()), read)
                     return
             tag = block_tag(entry.path, entry.modality, raw[:_HEAD_BYTES])

@@ -168,6 +168,22 @@ def test_a_coded_clip_streams_from_its_file_under_frames(monkeypatch: pytest.Mon
     assert len(frames) == 10 and frames[0][0].shape == (143, 175)
 
 
+def test_a_folders_coded_clip_streams_under_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serializers, "STREAMED_MIN_BYTES", 0)  # (the clip is 163 KB)
+    planned_from = _record_plans(monkeypatch)
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    (folder / "clip.mkv").write_bytes(ODD_FFV1.read_bytes())
+    Compressor(5, frames=True).pack_file(folder, tmp_path / "shoot.mmc")
+    assert planned_from == ["file"]
+    Compressor(5).unpack_file(tmp_path / "shoot.mmc", tmp_path / "back")
+    assert avframes.same_frames(
+        ODD_FFV1.read_bytes(), (tmp_path / "back" / "clip.mkv").read_bytes()
+    )
+
+
 def test_cli_y4m_and_raw_yuv_round_trip(tmp_path: Path) -> None:
     frames = _cisco_crop(frames=3)
     clip = tmp_path / "clip.y4m"
