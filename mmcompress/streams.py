@@ -290,16 +290,15 @@ def unpack_stream(
     if entry.serializer >= len(book.serializers):
         raise CorruptArchive(f"entry {entry.path!r} names a serializer the archive lacks")
     raws = decoded_blocks(reader, entry, book, content_hash, on_progress)
-    if book.serializers[entry.serializer] == BYTES_SERIALIZER:
-        written = 0
-        for raw in raws:
-            sink.write(raw)
-            written += len(raw)
-        return written
+    pieces: Iterable[bytes | memoryview] = (
+        raws
+        if book.serializers[entry.serializer] == BYTES_SERIALIZER
+        else rebuild(book.serializers, entry.serializer, raws, entry.size)
+    )
     written = 0
-    for piece in rebuild(book.serializers, entry.serializer, raws, entry.size):
+    for piece in pieces:  # (memoryview pieces are byte views: len is their size)
         sink.write(piece)
-        written += len(piece) if isinstance(piece, bytes) else piece.nbytes
+        written += len(piece)
     return written
 
 

@@ -230,10 +230,12 @@ def _open(span: Span) -> Any:
 
 def plan(data: bytes | Span, *, require_lossless: bool = True) -> VideoPlan:
     """Plan the first video stream of ``data`` (bytes, or a :class:`~.base.Span` over a file):
-    side = :class:`StreamInfo`, frames decoded on demand (:class:`DecodedFrames`). The stream is
-    decoded once here, a frame at a time, to check it; NotVideo if it cannot be decoded, is lossy
-    (unless ``require_lossless`` is False), changes size or format mid-stream or has a pixel
-    format not kept."""
+    side = :class:`StreamInfo`, frames decoded on demand (:class:`DecodedFrames`). Here only the
+    first frame is decoded (all of them for 9- to 16-bit formats, to find the sample range).
+    NotVideo if the stream is lossy (unless ``require_lossless`` is False), does not decode or
+    has a pixel format not kept; a later pass that fails to decode or sees the size or format
+    change raises NotVideo then (the caller's FFV1 check makes that pass before anything is
+    written)."""
     span = data if isinstance(data, Span) else Span(data)
     with _open(span) as container:
         stream = _video_stream(container)
@@ -269,7 +271,7 @@ def plan(data: bytes | Span, *, require_lossless: bool = True) -> VideoPlan:
             colorspace=int(first.colorspace),
             codec=codec,
         )
-    bits = frame_bits(frames, format_bits(pix_fmt))  # (a full decoding pass: checks it all)
+    bits = frame_bits(frames, format_bits(pix_fmt))  # (a decoding pass above 8 bits)
     return VideoPlan(SOURCE_FFV1_MKV, info.to_bytes(), frames, bits, dropped)
 
 
@@ -281,13 +283,12 @@ def _shapes(info: StreamInfo) -> list[tuple[int, int]]:
     return [shapes[plane] for plane in sorted(shapes)]
 
 
-def write_ffv1(info: StreamInfo, frames: Iterable[Frame], output: BinaryIO | None = None) -> bytes:
-    """The frames as an FFV1 level 3 Matroska file (see the module docstring), written a frame
-    at a time to ``output`` (a seekable file; b"" is returned) or returned as bytes."""
+def write_ffv1(info: StreamInfo, frames: Iterable[Frame], output: BinaryIO) -> None:
+    """Write the frames to ``output`` (a seekable file: the muxer goes back to finish it) as an
+    FFV1 level 3 Matroska file (see the module docstring), a frame at a time."""
     av = _av()
     write_format = WRITE_FORMAT.get(info.pix_fmt, info.pix_fmt)
-    sink = output if output is not None else io.BytesIO()
-    with av.open(sink, "w", format="matroska", options={"fflags": "+bitexact"}) as container:
+    with av.open(output, "w", format="matroska", options={"fflags": "+bitexact"}) as container:
         rate = Fraction(*info.frame_rate)
         stream = container.add_stream("ffv1", rate=rate, options=FFV1_OPTIONS)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, write_format
@@ -304,7 +305,6 @@ def write_ffv1(info: StreamInfo, frames: Iterable[Frame], output: BinaryIO | Non
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    return b"" if output is not None else sink.getvalue()  # type: ignore[attr-defined]
 
 
 def _to_av_frame(info: StreamInfo, write_format: str, planes: Frame) -> Any:
@@ -327,9 +327,9 @@ def _to_av_frame(info: StreamInfo, write_format: str, planes: Frame) -> Any:
     return frame
 
 
-def rebuild(side: bytes, frames: Iterable[Frame], output: BinaryIO | None = None) -> bytes:
-    """The FFV1 Matroska file for a plan's ``side`` and ``frames``, written a frame at a time to
-    ``output`` (b"" returned) or returned; CorruptArchive if they do not fit together."""
+def rebuild_to(side: bytes, frames: Iterable[Frame], output: BinaryIO) -> None:
+    """Write the FFV1 Matroska file for a plan's ``side`` and ``frames`` to ``output``, a frame
+    at a time; CorruptArchive if they do not fit together."""
     info = StreamInfo.from_bytes(side)
     shapes, dtype = _shapes(info), _dtype(info.pix_fmt)
 
@@ -345,9 +345,16 @@ def rebuild(side: bytes, frames: Iterable[Frame], output: BinaryIO | None = None
 
     av = _av()
     try:
-        return write_ffv1(info, checked(), output)
+        write_ffv1(info, checked(), output)
     except (av.FFmpegError, ValueError, TypeError) as exc:
         raise CorruptArchive(f"video stream information is not writable: {exc}") from None
+
+
+def rebuild(side: bytes, frames: Iterable[Frame]) -> bytes:
+    """:func:`rebuild_to` into bytes."""
+    output = io.BytesIO()
+    rebuild_to(side, frames, output)
+    return output.getvalue()
 
 
 def decoded_frames(data: bytes | BinaryIO) -> Iterator[tuple[str, Frame]]:

@@ -123,7 +123,7 @@ def _ffv1_size(found: VideoPlan, span: Span) -> int:
 
     with tempfile.TemporaryFile() as written:
         try:
-            avframes.rebuild(found.side, found.frames, written)
+            avframes.rebuild_to(found.side, found.frames, written)
         except CorruptArchive as exc:
             raise NotVideo(f"the frames cannot be written as FFV1 ({exc})") from None
         written.seek(0)
@@ -208,7 +208,7 @@ def rebuild_pieces(raws: Iterable[bytes], size: int) -> Iterator[bytes | memoryv
         pieces = rawyuv.pieces(side[1:], frames)
     written = 0
     for piece in pieces:
-        written += len(piece) if isinstance(piece, bytes) else piece.nbytes
+        written += len(piece)  # (memoryview pieces are byte views)
         if written > size:
             raise CorruptArchive("video entry rebuilds to more bytes than the size recorded")
         yield piece
@@ -251,10 +251,10 @@ def _at_least_one(frames: Iterator[Frame]) -> Iterator[Frame]:
 def _ffv1_pieces(side: bytes, frames: Iterator[Frame]) -> Iterator[bytes]:
     """The FFV1 Matroska file of ``frames``, written to a temporary file (the muxer seeks back
     to finish it), then read back in pieces."""
-    from .avframes import rebuild
+    from .avframes import rebuild_to
 
     with tempfile.TemporaryFile() as written:
-        rebuild(side, frames, written)
+        rebuild_to(side, frames, written)
         written.seek(0)
         while piece := written.read(_COPY_BYTES):
             yield piece
